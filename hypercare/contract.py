@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import pandera.polars as pa
+import polars as pl
 import yaml
+from pandera.config import ValidationDepth, config_context
 
 from hypercare import INCLUDE_DIR
 
@@ -127,3 +130,331 @@ def parse_contract(path: Path) -> Contract:
 @cache
 def load_contract() -> Contract:
     return parse_contract(CONTRACT_FILE)
+
+
+# ---------------------------------------------------------------------------
+# Checking a source file against the contract.
+#
+# Source values are checked in the form the file holds them (strings), so every
+# violation can be reported with the exact failing value. The same parse expressions
+# then turn the good rows into typed columns, so "passes the check" and "parses" can
+# never disagree.
+# ---------------------------------------------------------------------------
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "str": pl.String(),
+    "enum": pl.String(),
+    "int": pl.Int64(),
+    "decimal": pl.Float64(),
+    "bool": pl.Boolean(),
+    "date": pl.Date(),
+    "ts": pl.Datetime("us", "UTC"),
+    "list": pl.List(pl.String()),
+}
+
+LIST_SEPARATOR = ";"
+NOT_NULL_REASON = "null in required column"
+_PANDERA_NOT_NULL = "not_nullable"
+_PANDERA_UNIQUE = "multiple_fields_uniqueness"
+
+_INT = r"^[+-]?\d+$"
+_DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_TS_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[+-]\d{2}:\d{2}$"
+_TS_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+
+TYPE_REASONS = {
+    "int": "not a valid int",
+    "decimal": "not a valid decimal",
+    "bool": "not a valid bool (expected true or false)",
+    "date": "not a valid date (expected YYYY-MM-DD)",
+    "ts": "not a valid timestamp",
+}
+TS_WITHOUT_OFFSET_REASON = "timestamp without offset"
+
+
+class ContractError(ValueError):
+    """A source file that cannot be checked row by row (e.g. a required column is missing).
+
+    The whole file is rejected: nothing from it is loaded.
+    """
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Typed good rows plus one quarantine row per failed check per source row."""
+
+    good: pl.DataFrame
+    quarantine: pl.DataFrame
+    rows_read: int
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.good.height
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.quarantine["row_number"].n_unique()
+
+
+QUARANTINE_SCHEMA = {
+    "row_number": pl.Int64(),
+    "column_name": pl.String(),
+    "value": pl.String(),
+    "reason": pl.String(),
+    "record": pl.String(),
+}
+
+
+def polars_schema(entity: Entity) -> dict[str, pl.DataType]:
+    """Contract columns of `entity` with the polars dtype every reader gets them in."""
+    return {c.name: POLARS_TYPES[c.type] for c in entity.columns}
+
+
+def _canonical_ts(value: pl.Expr) -> pl.Expr:
+    """Rewrite accepted ISO-8601 spellings (space separator, no seconds, `Z`, +hhmm) to one form."""
+    return (
+        value.str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T")
+        .str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([Zz+-]|$)", "${1}:00${2}")
+        .str.replace(r"[Zz]$", "+00:00")
+        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+    )
+
+
+def _is_naive_ts(value: pl.Expr) -> pl.Expr:
+    """True for a well-formed timestamp that lacks an offset (null never counts)."""
+    canon = _canonical_ts(value)
+    parsed = canon.str.to_datetime(_TS_FORMAT, time_unit="us", strict=False)
+    return (canon.str.contains(_TS_NAIVE) & parsed.is_not_null()).fill_null(False)
+
+
+def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
+    """Typed value of a source string; null when it is null or does not parse."""
+    if type_ in ("str", "enum"):
+        return value
+    if type_ == "int":
+        return pl.when(value.str.contains(_INT)).then(value.cast(pl.Int64, strict=False))
+    if type_ == "decimal":
+        return pl.when(value.str.contains(_DECIMAL)).then(value.cast(pl.Float64, strict=False))
+    if type_ == "bool":
+        return pl.when(value == "true").then(True).when(value == "false").then(False)
+    if type_ == "date":
+        return pl.when(value.str.contains(_DATE)).then(value.str.to_date("%Y-%m-%d", strict=False))
+    if type_ == "ts":
+        canon = _canonical_ts(value)
+        parsed = canon.str.to_datetime(f"{_TS_FORMAT}%:z", time_unit="us", time_zone="UTC", strict=False)
+        return pl.when(canon.str.contains(_TS_WITH_OFFSET)).then(parsed)
+    if type_ == "list":
+        items = value.str.split(LIST_SEPARATOR).list.eval(
+            pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
+        )
+        return pl.when(items.list.len() > 0).then(items)
+    raise ValueError(f"unknown contract type {type_!r}")
+
+
+def _frame_check(expr_fn, reason: str) -> pa.Check:
+    """A pandera check of one column whose rule may read other columns of the row.
+
+    Null results count as passing, so a rule only judges rows it applies to.
+    """
+    return pa.Check(lambda data: data.lazyframe.select(expr_fn(pl.col(data.key))), error=reason)
+
+
+def _type_checks(column: Column) -> list[pa.Check]:
+    if column.type in ("str", "list"):
+        return []
+    if column.type == "enum":
+        return [pa.Check.isin(list(column.values), error=f"not one of: {', '.join(column.values)}")]
+    reason = TYPE_REASONS[column.type]
+    if column.type == "ts":
+        return [
+            _frame_check(lambda v: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
+            _frame_check(
+                lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason
+            ),
+        ]
+    type_ = column.type
+    return [_frame_check(lambda v: v.is_null() | parse_value(type_, v).is_not_null(), reason)]
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
+    checks = _type_checks(column)
+    type_ = column.type
+    if column.min is not None:
+        low = column.min
+        checks.append(
+            _frame_check(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}")
+        )
+    if column.max is not None:
+        high = column.max
+        checks.append(
+            _frame_check(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}")
+        )
+    if column.pattern is not None:
+        checks.append(pa.Check.str_matches(column.pattern, error=f"does not match {column.pattern}"))
+    if column.required_when is not None:
+        when = column.required_when
+        checks.append(
+            _frame_check(
+                lambda v: v.is_not_null() | ~pl.col(when.column).is_in(list(when.values)),
+                f"required when {when.column} in ({', '.join(when.values)})",
+            )
+        )
+    for order in entity.order:
+        if order.column != column.name:
+            continue
+        earlier = entity.column(order.not_before)
+        checks.append(
+            _frame_check(
+                lambda v, earlier=earlier: (
+                    parse_value(type_, v) >= parse_value(earlier.type, pl.col(earlier.name))
+                ),
+                f"{order.column} before {order.not_before}",
+            )
+        )
+    return checks
+
+
+@cache
+def pandera_schema(entity: Entity) -> pa.DataFrameSchema:
+    """The executable contract of one entity, over the file's values as strings.
+
+    Columns are strings because a source file holds strings; each column's checks
+    establish that its values parse as the contract type and meet its rules, and
+    `unique` is the entity key (every copy of a duplicated key fails).
+    """
+    columns = {
+        c.name: pa.Column(pl.String, checks=_column_checks(entity, c), nullable=not c.required, name=c.name)
+        for c in entity.columns
+    }
+    return pa.DataFrameSchema(columns, unique=list(entity.key), strict=False, name=entity.name)
+
+
+def _as_strings(entity: Entity, raw: pl.DataFrame) -> pl.DataFrame:
+    """Every column as the string a CSV cell would hold; empty strings become null.
+
+    Typed (Parquet) columns are spelled the way the contract reads them; a naive
+    datetime is spelled without an offset so the contract rejects it, never reads it
+    as UTC.
+    """
+    int_columns = {c.name for c in entity.columns if c.type == "int"}
+    exprs = []
+    for name, dtype in raw.schema.items():
+        col = pl.col(name)
+        if dtype == pl.String:
+            expr = col
+        elif isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is None:
+                expr = col.dt.strftime(_TS_FORMAT)
+            else:
+                expr = col.dt.convert_time_zone("UTC").dt.strftime(f"{_TS_FORMAT}%:z")
+        elif isinstance(dtype, pl.List | pl.Array):
+            expr = col.cast(pl.List(pl.String)).list.join(LIST_SEPARATOR)
+        elif dtype.is_float() and name in int_columns:
+            expr = pl.when(col == col.round()).then(col.cast(pl.Int64, strict=False)).otherwise(col)
+            expr = expr.cast(pl.String)
+        elif isinstance(dtype, pl.Struct):
+            expr = col.struct.json_encode()
+        else:
+            expr = col.cast(pl.String)
+        exprs.append(pl.when(expr != "").then(expr).alias(name))
+    try:
+        return raw.select(exprs)
+    except pl.exceptions.PolarsError as exc:
+        raise ContractError(f"cannot read columns as contract values: {exc}") from exc
+
+
+def _failure_rows(
+    entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, source_file: str
+) -> pl.DataFrame:
+    """Pandera failure cases as quarantine rows keyed by source row number."""
+    unmapped = failures.filter(pl.col("index").is_null())
+    if unmapped.height:
+        first = unmapped.row(0, named=True)
+        raise ContractError(
+            f"{source_file}: check {first['check']} failed on column {first['column']}: "
+            f"{first['failure_case']}"
+        )
+    rows = frame.with_row_index("index").select(
+        pl.col("index").cast(pl.Int64),
+        pl.col("_source_row").alias("row_number"),
+        pl.concat_str(list(entity.key), separator=", ", ignore_nulls=True).alias("_key_value"),
+    )
+    is_duplicate = pl.col("check") == _PANDERA_UNIQUE
+    single_key = entity.key[0] if len(entity.key) == 1 else None
+    return (
+        failures.with_columns(pl.col("index").cast(pl.Int64))
+        .join(rows, on="index", how="left")
+        .select(
+            "row_number",
+            pl.when(is_duplicate)
+            .then(pl.lit(single_key, pl.String))
+            .otherwise(pl.col("column"))
+            .alias("column_name"),
+            pl.when(is_duplicate).then(pl.col("_key_value")).otherwise(pl.col("failure_case")).alias("value"),
+            pl.when(is_duplicate)
+            .then(pl.lit(f"duplicate key ({', '.join(entity.key)})"))
+            .when(pl.col("check") == _PANDERA_NOT_NULL)
+            .then(pl.lit(NOT_NULL_REASON))
+            .otherwise(pl.col("check"))
+            .alias("reason"),
+        )
+    )
+
+
+def validate(entity: Entity, raw: pl.DataFrame, source_file: str) -> ValidationResult:
+    """Check one source file of `entity` against its pandera schema, row by row.
+
+    Rows that fail any check go to quarantine (one row per failed check) and are kept
+    out of `good`; the rest come back typed. Only a file that cannot be checked row by
+    row at all (a required column missing) raises `ContractError`.
+    """
+    missing_required = [name for name in entity.required_columns if name not in raw.columns]
+    if missing_required:
+        raise ContractError(f"{source_file}: missing required column(s): {', '.join(missing_required)}")
+    contract_columns = entity.column_names
+    extra = [name for name in raw.columns if name not in contract_columns]
+    source = _as_strings(entity, raw).with_columns(
+        *(pl.lit(None, pl.String).alias(n) for n in contract_columns if n not in raw.columns),
+        pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias("_source_row"),
+    )
+    frame = source.select(*contract_columns, "_source_row")
+
+    try:
+        with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+            pandera_schema(entity).validate(frame, lazy=True)
+        failures = pl.DataFrame(schema=QUARANTINE_SCHEMA).drop("record")
+    except pa.errors.SchemaErrors as exc:
+        failures = _failure_rows(entity, frame, exc.failure_cases, source_file)
+
+    bad_rows = failures["row_number"].unique().implode()
+    records = source.filter(pl.col("_source_row").is_in(bad_rows)).select(
+        pl.col("_source_row").alias("row_number"),
+        pl.struct(raw.columns).struct.json_encode().alias("record"),
+    )
+    position = {name: i for i, name in enumerate(contract_columns)}
+    quarantine = (
+        failures.join(records, on="row_number", how="left")
+        .sort(
+            "row_number",
+            pl.col("column_name").replace_strict(position, default=-1, return_dtype=pl.Int64),
+            maintain_order=True,
+        )
+        .cast(QUARANTINE_SCHEMA)
+    )
+
+    extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
+    good = source.filter(~pl.col("_source_row").is_in(bad_rows)).select(
+        *(
+            parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name)
+            for c in entity.columns
+        ),
+        "_source_row",
+        extra_json.alias("_extra"),
+    )
+    return ValidationResult(good=good, quarantine=quarantine, rows_read=raw.height)

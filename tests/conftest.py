@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from urllib.parse import urlsplit, urlunsplit
 
 from hypercare import db
 
@@ -35,7 +35,7 @@ def db_url(pg_admin_url) -> Iterator[str]:
     name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
-    url = make_conninfo(pg_admin_url, dbname=name)
+    url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
     with db.connect(url) as conn:
         db.migrate(conn)
     yield url

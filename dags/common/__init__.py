@@ -1,0 +1,1 @@
+"""Airflow glue shared by the Hypercare DAGs: assets, defaults, connection and date lookup."""

@@ -1,0 +1,200 @@
+"""The `hypercare` command line: the same functions the Airflow DAGs call."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+from hypercare import db
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _dates(args) -> list[dt.date]:
+    if args.date:
+        return [args.date]
+    if not (args.date_from and args.date_to):
+        raise SystemExit("give --date D, or --from D1 --to D2")
+    if args.date_to < args.date_from:
+        raise SystemExit("--to is before --from")
+    return [args.date_from + dt.timedelta(days=i) for i in range((args.date_to - args.date_from).days + 1)]
+
+
+def cmd_migrate(args) -> int:
+    with db.connect(args.db) as conn:
+        applied = db.migrate(conn)
+    print(f"applied {', '.join(applied)}" if applied else "audit store is up to date")
+    return 0
+
+
+def cmd_load(args) -> int:
+    from hypercare.loader import load_snapshot, snapshot_dates
+
+    dates = [args.date] if args.date else snapshot_dates(args.source)
+    if not dates:
+        raise SystemExit(f"no snapshot folders (YYYY-MM-DD) in {args.source}")
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        for day in dates:
+            print(load_snapshot(conn, args.source, day).summary())
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from hypercare.evaluate import evaluate_day
+    from hypercare.ruleset import load_ruleset
+
+    ruleset = load_ruleset(args.rules)
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        for day in _dates(args):
+            for summary in evaluate_day(conn, day, ruleset, areas=args.area, actor=args.actor):
+                print(summary.line())
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from hypercare.ruleset import load_ruleset
+    from hypercare.synth import generate
+
+    report = generate(
+        args.out, start=args.start, days=args.days, customers=args.customers, seed=args.seed,
+        ruleset=load_ruleset(args.rules), fmt=args.format, only_last=args.only_last,
+    )
+    print(report.summary())
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from hypercare.demo import run_demo
+
+    return run_demo(
+        db_url=args.db, start=args.start, days=args.days, customers=args.customers, seed=args.seed,
+        workdir=args.workdir,
+    )
+
+
+def cmd_audit_verify(args) -> int:
+    from hypercare.store import verify_audit
+
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        ok, message = verify_audit(conn)
+    print(message)
+    return 0 if ok else 1
+
+
+def cmd_rules_diff(args) -> int:
+    from hypercare.ruleset import load_ruleset
+
+    ruleset = load_ruleset(args.rules)
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        row = conn.execute(
+            "select version, content from hypercare.rule_sets where version = coalesce(%s, ("
+            "  select rule_version from hypercare.evaluation_runs order by as_of desc, evaluated_at desc limit 1))",
+            (args.against,),
+        ).fetchone()
+    if row is None:
+        print(f"rules file version {ruleset.version}; no stored rule set to compare with")
+        return 0
+    version, stored = row
+    changes = _diff(stored, json.loads(json.dumps(ruleset.content, default=str)))
+    print(f"stored {version} -> file {ruleset.version}: {len(changes)} change(s)")
+    for line in changes:
+        print(f"  {line}")
+    return 0
+
+
+def _diff(old, new, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines = []
+        for key in sorted(set(old) | set(new)):
+            sub = f"{path}.{key}" if path else key
+            if key not in new:
+                lines.append(f"- {sub}")
+            elif key not in old:
+                lines.append(f"+ {sub} = {json.dumps(new[key])}")
+            else:
+                lines.extend(_diff(old[key], new[key], sub))
+        return lines
+    return [] if old == new else [f"~ {path}: {json.dumps(old)} -> {json.dumps(new)}"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hypercare", description=__doc__)
+    parser.add_argument("--db", help="PostgreSQL URL (default: HYPERCARE_DB_URL, else the embedded server)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db_parser = sub.add_parser("db", help="audit store administration")
+    db_sub = db_parser.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("load", help="load snapshot folders into landing")
+    p.add_argument("--source", type=Path, required=True)
+    p.add_argument("--date", type=_date, help="one snapshot date (default: every folder in --source)")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("evaluate", help="evaluate monitoring areas for a date or a range")
+    p.add_argument("--date", type=_date)
+    p.add_argument("--from", dest="date_from", type=_date)
+    p.add_argument("--to", dest="date_to", type=_date)
+    p.add_argument("--area", action="append", help="area to evaluate (repeatable; default all)")
+    p.add_argument("--rules", type=Path, help="rules configuration (default include/rules.yaml)")
+    p.add_argument("--actor", default="cli", help="who runs it, for the audit log")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("generate", help="write a synthetic hypercare month and its ground truth")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--start", type=_date, required=True)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--only-last", action="store_true", help="write only the final day's snapshot")
+    p.add_argument("--rules", type=Path)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="generate, load and evaluate a hypercare month end to end")
+    p.add_argument("--start", type=_date, default=dt.date(2026, 11, 2))
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--workdir", type=Path, help="where the generated source goes (default .hypercare/demo)")
+    p.set_defaults(func=cmd_demo)
+
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the audit log's hash chain").set_defaults(func=cmd_audit_verify)
+
+    rules = sub.add_parser("rules", help="the rules configuration")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    p = rules_sub.add_parser("diff", help="compare the rules file with a stored rule set")
+    p.add_argument("--rules", type=Path)
+    p.add_argument("--against", help="stored version (default: the one of the latest run)")
+    p.set_defaults(func=cmd_rules_diff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except (LookupError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""`make demo`: a synthetic hypercare month, loaded and evaluated day by day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+from hypercare import db
+from hypercare.areas import AREAS
+
+
+@dataclass(frozen=True)
+class TruthAgreement:
+    expected: int
+    found: int
+    missed: pl.DataFrame
+    unexpected: pl.DataFrame
+
+    @property
+    def exact(self) -> bool:
+        return self.missed.is_empty() and self.unexpected.is_empty()
+
+
+def truth_agreement(conn: psycopg.Connection, truth_file: Path, rule_prefixes: list[str]) -> TruthAgreement:
+    """Compare stored findings with the generator's ground truth for the given areas."""
+    keys = ["as_of", "rule_id", "subject_key", "severity"]
+    truth = pl.read_csv(truth_file, schema_overrides={"as_of": pl.Date, "subject_key": pl.String})
+    truth = truth.filter(pl.col("rule_id").str.extract(r"^([a-z_]+)\.").is_in(rule_prefixes))
+    days = truth["as_of"].unique().to_list()
+    rows = conn.execute(
+        "select as_of, rule_id, subject_key, severity from hypercare.finding_occurrences "
+        "where area = any(%s) and as_of = any(%s)",
+        (rule_prefixes, days),
+    ).fetchall()
+    found = pl.DataFrame(rows, schema={k: truth.schema[k] for k in keys}, orient="row")
+    return TruthAgreement(
+        expected=truth.height,
+        found=found.height,
+        missed=truth.select(keys).join(found, on=keys, how="anti"),
+        unexpected=found.join(truth.select(keys), on=keys, how="anti"),
+    )
+
+
+def run_demo(
+    db_url: str | None, start: dt.date, days: int, customers: int, seed: int, workdir: Path | None
+) -> int:
+    from hypercare.evaluate import evaluate_day
+    from hypercare.loader import load_snapshot
+    from hypercare.ruleset import load_ruleset
+    from hypercare.synth import generate
+
+    ruleset = load_ruleset()
+    source = workdir or db.hypercare_home() / "demo" / f"{start}-{days}d-{customers}c-seed{seed}"
+    began = time.perf_counter()
+    print(f"Hypercare demo: {customers} customers, {days} days from {start}, rules {ruleset.version}")
+    report = generate(source, start=start, days=days, customers=customers, seed=seed, ruleset=ruleset)
+    print(f"generated {source} in {time.perf_counter() - began:.1f}s")
+    print(report.summary())
+    with db.connect(db_url) as conn:
+        db.migrate(conn)
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            load = load_snapshot(conn, source, day)
+            runs = evaluate_day(conn, day, ruleset, actor="demo")
+            alerts = sum(r.alerts for r in runs)
+            print(f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
+                  f"({load.rows_quarantined} quarantined); "
+                  + ", ".join(f"{r.area} {r.findings}" for r in runs) + f"; {alerts} alert-marked")
+        _print_findings(conn)
+        agreement = truth_agreement(conn, source / "ground_truth.csv", list(AREAS))
+    print(f"\nground truth: {agreement.expected} expected findings-days, {agreement.found} found, "
+          f"{agreement.missed.height} missed, {agreement.unexpected.height} unexpected")
+    if not agreement.exact:
+        print(agreement.missed.head(10))
+        print(agreement.unexpected.head(10))
+    print(f"done in {time.perf_counter() - began:.1f}s; the audit store is {db.resolve_url(db_url)}")
+    return 0 if agreement.exact else 1
+
+
+def _print_findings(conn: psycopg.Connection) -> None:
+    rows = conn.execute(
+        "select rule_id, count(*) filter (where status in ('open', 'reopened', 'acknowledged')), "
+        "count(*) filter (where status = 'resolved'), count(*) filter (where episodes > 1), "
+        "max(severity) from hypercare.findings group by rule_id order by rule_id"
+    ).fetchall()
+    print(f"\n{'rule':<34}{'open':>7}{'resolved':>10}{'reopened':>10}")
+    for rule_id, open_count, resolved, reopened, _ in rows:
+        print(f"{rule_id:<34}{open_count:>7}{resolved:>10}{reopened:>10}")

@@ -1,0 +1,128 @@
+"""One day's view of the source data, as the rules see it.
+
+A `Snapshot` hands each entity to the areas as a typed polars frame, read once from
+landing and shared by every area of the run; tests build one from frames directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+
+from hypercare.contract import load_contract
+from hypercare.ruleset import RuleSet
+
+Reader = Callable[[str], pl.DataFrame]
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "str": pl.String,
+    "enum": pl.String,
+    "int": pl.Int64,
+    "decimal": pl.Float64,
+    "bool": pl.Boolean,
+    "date": pl.Date,
+    "ts": pl.Datetime("us", "UTC"),
+    "list": pl.List(pl.String),
+}
+
+
+def entity_schema(entity: str) -> dict[str, pl.DataType]:
+    """The polars schema every reader of `entity` returns."""
+    return {c.name: POLARS_TYPES[c.type] for c in load_contract()[entity].columns}
+
+
+def empty_frame(entity: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=entity_schema(entity))
+
+
+def conform(entity: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with exactly the contract's columns and dtypes (missing columns as null)."""
+    schema = entity_schema(entity)
+    return frame.select(
+        [(pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c) for c, t in schema.items()]
+    )
+
+
+LOAD_RUN_SCHEMA: dict[str, pl.DataType] = {
+    "entity": pl.String,
+    "source_file": pl.String,
+    "status": pl.String,
+    "rows_read": pl.Int64,
+    "rows_loaded": pl.Int64,
+    "message": pl.String,
+}
+
+
+class Snapshot:
+    """Entity frames of one snapshot date, plus how each entity file loaded."""
+
+    def __init__(self, as_of: dt.date, reader: Reader, load_runs: Callable[[], pl.DataFrame] | None = None):
+        self.as_of = as_of
+        self._reader = reader
+        self._load_runs = load_runs or (lambda: pl.DataFrame(schema=LOAD_RUN_SCHEMA))
+        self._frames: dict[str, pl.DataFrame] = {}
+
+    @classmethod
+    def from_db(cls, conn, as_of: dt.date) -> Snapshot:
+        from hypercare.loader import read_snapshot
+
+        def load_runs() -> pl.DataFrame:
+            rows = conn.execute(
+                "select entity, source_file, status, rows_read, rows_loaded, message "
+                "from hypercare.load_runs where snapshot_date = %s order by entity",
+                (as_of,),
+            ).fetchall()
+            return pl.DataFrame(rows, schema=LOAD_RUN_SCHEMA, orient="row")
+
+        return cls(as_of, lambda entity: read_snapshot(conn, entity, as_of), load_runs)
+
+    @classmethod
+    def from_frames(
+        cls, as_of: dt.date, frames: dict[str, pl.DataFrame], load_runs: pl.DataFrame | None = None
+    ) -> Snapshot:
+        """Frames keyed by entity; entities not given are empty with the contract's schema."""
+        return cls(
+            as_of,
+            lambda entity: conform(entity, frames[entity]) if entity in frames else empty_frame(entity),
+            (lambda: load_runs) if load_runs is not None else None,
+        )
+
+    @property
+    def load_runs(self) -> pl.DataFrame:
+        return self._load_runs()
+
+    def __getitem__(self, entity: str) -> pl.DataFrame:
+        if entity not in self._frames:
+            self._frames[entity] = self._reader(entity)
+        return self._frames[entity]
+
+
+def with_deal_status(deals: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
+    """Deals plus `excluded`, `eligible`, `eligible_since` and `high_value`.
+
+    Eligible: closed_won, not excluded, contract signed or countersigned, and the
+    prepayment received when the payment condition asks for one. Eligible since is the
+    latest of the timestamps that made it so.
+    """
+    prepayment = pl.col("payment_condition") == "prepayment"
+    signed = pl.col("contract_state").is_in(["signed", "countersigned"])
+    excluded = pl.col("excluded_reason").is_not_null()
+    eligible = (
+        (pl.col("stage") == "closed_won")
+        & ~excluded
+        & signed
+        & (~prepayment | pl.col("payment_received_at").is_not_null())
+    )
+    since = pl.max_horizontal(
+        "closed_won_at",
+        "contract_signed_at",
+        pl.when(prepayment).then(pl.col("payment_received_at")),
+    )
+    return deals.with_columns(
+        excluded.alias("excluded"),
+        eligible.alias("eligible"),
+        pl.when(eligible).then(since).alias("eligible_since"),
+        (pl.col("strategic") | (pl.col("arr") >= ruleset.high_value_arr)).alias("high_value"),
+    )

@@ -1,0 +1,154 @@
+"""Writes to the audit store: runs, findings with their lifecycle, metrics, trace, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from functools import cache
+
+import polars as pl
+import psycopg
+from psycopg.types.json import Jsonb
+
+from hypercare.db import QUERIES_DIR
+from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
+from hypercare.ruleset import RuleSet
+
+_AUDIT_LOCK = 727_002
+_GENESIS = "0" * 64
+
+
+@cache
+def queries(name: str) -> dict[str, str]:
+    """Statements of include/sql/queries/<name>.sql, keyed by their `-- name:` marker."""
+    text = (QUERIES_DIR / f"{name}.sql").read_text()
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
+    """Bulk-write `frame` into `table` (same column names) with COPY."""
+    if frame.is_empty():
+        return
+    out = frame.with_columns(
+        [
+            ("{" + pl.col(c).list.eval(pl.element().str.replace_all('"', '\\"')).list.join(",") + "}").alias(c)
+            for c, t in frame.schema.items()
+            if isinstance(t, pl.List)
+        ]
+        + [
+            pl.col(c).dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00").alias(c)
+            for c, t in frame.schema.items()
+            if isinstance(t, pl.Datetime)
+        ]
+    )
+    columns = ", ".join(frame.columns)
+    with conn.cursor() as cur, cur.copy(f"copy {table} ({columns}) from stdin (format csv, header true)") as copy:
+        copy.write(out.write_csv(null_value=""))
+
+
+def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "hypercare") -> bool:
+    """Store the rule set under its version; a version seen for the first time is audited."""
+    inserted = conn.execute(
+        "insert into hypercare.rule_sets (version, content, source) values (%s, %s, %s) "
+        "on conflict (version) do nothing returning version",
+        (ruleset.version, Jsonb(json.loads(json.dumps(ruleset.content, default=str))), ruleset.source),
+    ).fetchone()
+    if inserted:
+        append_audit(conn, actor, "rule_set.registered", ruleset.version, {"version": ruleset.version})
+    return bool(inserted)
+
+
+def write_area_result(
+    conn: psycopg.Connection, as_of: dt.date, area: str, ruleset: RuleSet, result: AreaResult
+) -> None:
+    """Replace the (as_of, area) run's outputs and refresh the lifecycle it touches.
+
+    The caller owns the transaction: everything of one run commits together or not at all.
+    """
+    params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
+    run_sql, lifecycle_sql = queries("write_run"), queries("finding_lifecycle")
+    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
+    conn.execute("truncate affected_findings")
+    conn.execute(lifecycle_sql["collect_on_day"], params)
+
+    _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
+    _stage(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
+    _stage(conn, "stage_trace", TRACE_SCHEMA, result.trace)
+    for name in ("delete_occurrences", "insert_occurrences", "delete_metrics", "insert_metrics"):
+        conn.execute(run_sql[name], params)
+    conn.execute(
+        run_sql["upsert_run"],
+        params | {"finding_count": result.findings.height, "metric_count": result.metrics.height},
+    )
+    conn.execute(run_sql["upsert_trace"], params)
+    for name in ("collect_on_day", "collect_active", "delete_events", "insert_events",
+                 "delete_vanished_state", "upsert_state"):
+        conn.execute(lifecycle_sql[name], params)
+
+
+_SQL_TYPES = {
+    pl.String: "text",
+    pl.Boolean: "boolean",
+    pl.Float64: "double precision",
+}
+
+
+def _sql_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz"
+    if isinstance(dtype, pl.List):
+        return "text[]"
+    return _SQL_TYPES[dtype.base_type()]
+
+
+def _stage(conn: psycopg.Connection, table: str, schema: dict, frame: pl.DataFrame) -> None:
+    columns = ", ".join(f"{name} {_sql_type(dtype)}" for name, dtype in schema.items())
+    conn.execute(f"create temp table if not exists {table} ({columns}) on commit drop")
+    conn.execute(f"truncate {table}")
+    copy_frame(conn, table, frame.select(list(schema)))
+
+
+# -- audit log ------------------------------------------------------------------------
+def _row_hash(prev_hash: str, logged_at: dt.datetime, actor: str, action: str, subject: str, details) -> str:
+    payload = json.dumps(
+        [prev_hash, logged_at.astimezone(dt.UTC).isoformat(), actor, action, subject, details],
+        sort_keys=True, default=str, separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def append_audit(
+    conn: psycopg.Connection, actor: str, action: str, subject: str, details: dict,
+    logged_at: dt.datetime | None = None,
+) -> str:
+    """Append one decision to the hash-chained audit log; returns its hash."""
+    conn.execute("select pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+    last = conn.execute("select hash from hypercare.audit_log order by seq desc limit 1").fetchone()
+    prev_hash = last[0] if last else _GENESIS
+    logged_at = (logged_at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    details = json.loads(json.dumps(details, default=str))
+    row_hash = _row_hash(prev_hash, logged_at, actor, action, subject, details)
+    conn.execute(
+        "insert into hypercare.audit_log (logged_at, actor, action, subject, details, prev_hash, hash) "
+        "values (%s, %s, %s, %s, %s, %s, %s)",
+        (logged_at, actor, action, subject, Jsonb(details), prev_hash, row_hash),
+    )
+    return row_hash
+
+
+def verify_audit(conn: psycopg.Connection) -> tuple[bool, str]:
+    """Re-derive the hash chain; reports the first row that does not match."""
+    prev_hash, count = _GENESIS, 0
+    rows = conn.execute(
+        "select seq, logged_at, actor, action, subject, details, prev_hash, hash "
+        "from hypercare.audit_log order by seq"
+    )
+    for seq, logged_at, actor, action, subject, details, stored_prev, stored_hash in rows:
+        expected = _row_hash(prev_hash, logged_at, actor, action, subject, details)
+        if stored_prev != prev_hash or stored_hash != expected:
+            return False, f"audit log broken at seq {seq} ({action} on {subject})"
+        prev_hash, count = stored_hash, count + 1
+    return True, f"audit log intact: {count} entries"

@@ -1,0 +1,109 @@
+-- Lifecycle of findings, recomputed for the ids in temp table `affected_findings`
+-- from every run of the area and every occurrence. Deterministic: the same occurrences
+-- and runs always give the same state and events, whatever order days were run in.
+
+-- name: collect_active
+-- Findings whose lifecycle a run for %(as_of)s can change: still open, or resolved on
+-- or after that day.
+insert into affected_findings (finding_id)
+select finding_id
+from hypercare.finding_state
+where area = %(area)s
+  and first_seen_on <= %(as_of)s
+  and (resolved_on is null or resolved_on >= %(as_of)s)
+on conflict do nothing;
+
+-- name: collect_on_day
+insert into affected_findings (finding_id)
+select finding_id
+from hypercare.finding_occurrences
+where as_of = %(as_of)s and area = %(area)s
+on conflict do nothing;
+
+-- name: delete_events
+delete from hypercare.finding_events e
+using affected_findings a
+where e.finding_id = a.finding_id;
+
+-- name: insert_events
+with runs as (
+    select as_of, rule_version from hypercare.evaluation_runs where area = %(area)s
+),
+occ as (
+    select o.finding_id, o.as_of
+    from hypercare.finding_occurrences o
+    join affected_findings a using (finding_id)
+),
+spans as (
+    select finding_id, min(as_of) as first_seen from occ group by finding_id
+),
+grid as (
+    select s.finding_id, r.as_of, r.rule_version, (o.as_of is not null) as present
+    from spans s
+    join runs r on r.as_of >= s.first_seen
+    left join occ o on o.finding_id = s.finding_id and o.as_of = r.as_of
+),
+changes as (
+    select finding_id, as_of, rule_version, present,
+           lag(present) over (partition by finding_id order by as_of) as was_present
+    from grid
+)
+insert into hypercare.finding_events (finding_id, event, event_on, rule_version)
+select finding_id,
+       case when was_present is null then 'opened' when present then 'reopened' else 'resolved' end,
+       as_of,
+       rule_version
+from changes
+where was_present is null or present <> was_present;
+
+-- name: delete_vanished_state
+delete from hypercare.finding_state s
+using affected_findings a
+where s.finding_id = a.finding_id
+  and not exists (select 1 from hypercare.finding_occurrences o where o.finding_id = s.finding_id);
+
+-- name: upsert_state
+with latest as (
+    select distinct on (o.finding_id) o.*
+    from hypercare.finding_occurrences o
+    join affected_findings a using (finding_id)
+    order by o.finding_id, o.as_of desc
+),
+spans as (
+    select o.finding_id, min(o.as_of) as first_seen_on, max(o.as_of) as last_seen_on
+    from hypercare.finding_occurrences o
+    join affected_findings a using (finding_id)
+    group by o.finding_id
+),
+lifecycle as (
+    select finding_id,
+           (array_agg(event order by event_on desc))[1] as last_event,
+           max(event_on) filter (where event = 'resolved') as last_resolved_on,
+           count(*) filter (where event in ('opened', 'reopened')) as episodes
+    from hypercare.finding_events e
+    join affected_findings a using (finding_id)
+    group by finding_id
+)
+insert into hypercare.finding_state as s (
+    finding_id, area, rule_id, subject_key, rule_version, onboarding_id, opportunity_id,
+    account_id, segment, strategic, high_value, severity, reason_code, owner_roles, alert,
+    since, evidence, status, first_seen_on, last_seen_on, resolved_on, episodes)
+select l.finding_id, l.area, l.rule_id, l.subject_key, l.rule_version, l.onboarding_id,
+       l.opportunity_id, l.account_id, l.segment, l.strategic, l.high_value, l.severity,
+       l.reason_code, l.owner_roles, l.alert, l.since, l.evidence,
+       case c.last_event when 'resolved' then 'resolved' when 'reopened' then 'reopened' else 'open' end,
+       sp.first_seen_on, sp.last_seen_on,
+       case when c.last_event = 'resolved' then c.last_resolved_on end,
+       c.episodes
+from latest l
+join spans sp using (finding_id)
+join lifecycle c using (finding_id)
+on conflict (finding_id) do update set
+    rule_version = excluded.rule_version, onboarding_id = excluded.onboarding_id,
+    opportunity_id = excluded.opportunity_id, account_id = excluded.account_id,
+    segment = excluded.segment, strategic = excluded.strategic, high_value = excluded.high_value,
+    severity = excluded.severity, reason_code = excluded.reason_code,
+    owner_roles = excluded.owner_roles, alert = excluded.alert, since = excluded.since,
+    evidence = excluded.evidence, status = excluded.status, first_seen_on = excluded.first_seen_on,
+    last_seen_on = excluded.last_seen_on, resolved_on = excluded.resolved_on,
+    episodes = excluded.episodes;

@@ -1,0 +1,48 @@
+-- Replace one (as_of, area) run's outputs. Staging tables are filled by COPY first.
+
+-- name: delete_occurrences
+delete from hypercare.finding_occurrences where as_of = %(as_of)s and area = %(area)s;
+
+-- name: insert_occurrences
+insert into hypercare.finding_occurrences (
+    as_of, area, rule_id, subject_key, finding_id, rule_version, onboarding_id, opportunity_id,
+    account_id, segment, strategic, high_value, severity, reason_code, owner_roles, alert, since,
+    evidence)
+select %(as_of)s, %(area)s, rule_id, subject_key, md5(rule_id || '|' || subject_key)::uuid,
+       %(rule_version)s, onboarding_id, opportunity_id, account_id, segment, strategic, high_value,
+       severity, reason_code, owner_roles, alert, since, evidence::jsonb
+from stage_findings;
+
+-- name: delete_metrics
+delete from hypercare.metric_values where as_of = %(as_of)s and area = %(area)s;
+
+-- name: insert_metrics
+insert into hypercare.metric_values (as_of, area, metric, dimension, dimension_value, value, detail, rule_version)
+select %(as_of)s, %(area)s, metric, dimension, dimension_value, value, detail::jsonb, %(rule_version)s
+from stage_metrics;
+
+-- name: upsert_run
+insert into hypercare.evaluation_runs (as_of, area, rule_version, finding_count, metric_count, evaluated_at)
+values (%(as_of)s, %(area)s, %(rule_version)s, %(finding_count)s, %(metric_count)s, now())
+on conflict (as_of, area) do update set
+    rule_version = excluded.rule_version, finding_count = excluded.finding_count,
+    metric_count = excluded.metric_count, evaluated_at = excluded.evaluated_at;
+
+-- name: upsert_trace
+-- Journey events are facts of the source, so a re-run only widens the observed window.
+insert into hypercare.trace_events as t (
+    event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
+    attributes, first_observed_on, last_observed_on)
+select distinct on (event_id) event_id, onboarding_id, opportunity_id, account_id, event_type,
+       event_at, ref_id, attributes::jsonb, %(as_of)s, %(as_of)s
+from (
+    select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, *
+    from stage_trace
+) s
+order by event_id
+on conflict (event_id) do update set
+    onboarding_id = coalesce(excluded.onboarding_id, t.onboarding_id),
+    first_observed_on = least(t.first_observed_on, excluded.first_observed_on),
+    last_observed_on = greatest(t.last_observed_on, excluded.last_observed_on),
+    attributes = case when excluded.last_observed_on >= t.last_observed_on
+                      then excluded.attributes else t.attributes end;
