@@ -86,9 +86,7 @@ class BusinessCalendar:
         """Cumulative business seconds from the epoch to each timestamp (aware, any zone)."""
         local = ts.dt.convert_time_zone(self.timezone)
         day = local.dt.date()
-        days_before = pl.business_day_count(
-            pl.lit(_EPOCH), day, week_mask=self.week_mask, holidays=list(self.holidays)
-        )
+        days_before = pl.business_day_count(pl.lit(_EPOCH), day, week_mask=self.week_mask, holidays=list(self.holidays))
         time_of_day = (
             local.dt.hour().cast(pl.Int64) * 3600
             + local.dt.minute().cast(pl.Int64) * 60
@@ -102,8 +100,10 @@ class BusinessCalendar:
         """Business seconds on the clock at the end of `day` (the as-of instant)."""
         count = pl.select(
             pl.business_day_count(
-                pl.lit(_EPOCH), pl.lit(day + dt.timedelta(days=1)),
-                week_mask=self.week_mask, holidays=list(self.holidays),
+                pl.lit(_EPOCH),
+                pl.lit(day + dt.timedelta(days=1)),
+                week_mask=self.week_mask,
+                holidays=list(self.holidays),
             )
         ).item()
         return int(count) * DAY_SECONDS
@@ -114,7 +114,9 @@ class BusinessCalendar:
 
     def calendar_days_elapsed(self, since: pl.Expr, as_of: dt.date) -> pl.Expr:
         end = self.as_of_end(as_of).astimezone(dt.UTC)
-        return (pl.lit(end).dt.convert_time_zone("UTC") - since.dt.convert_time_zone("UTC")).dt.total_seconds() / DAY_SECONDS
+        return (
+            pl.lit(end).dt.convert_time_zone("UTC") - since.dt.convert_time_zone("UTC")
+        ).dt.total_seconds() / DAY_SECONDS
 
     def local_date(self, ts: pl.Expr) -> pl.Expr:
         return ts.dt.convert_time_zone(self.timezone).dt.date()

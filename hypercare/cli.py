@@ -67,8 +67,14 @@ def cmd_generate(args) -> int:
     from hypercare.synth import generate
 
     report = generate(
-        args.out, start=args.start, days=args.days, customers=args.customers, seed=args.seed,
-        ruleset=load_ruleset(args.rules), fmt=args.format, only_last=args.only_last,
+        args.out,
+        start=args.start,
+        days=args.days,
+        customers=args.customers,
+        seed=args.seed,
+        ruleset=load_ruleset(args.rules),
+        fmt=args.format,
+        only_last=args.only_last,
     )
     print(report.summary())
     return 0
@@ -78,7 +84,11 @@ def cmd_demo(args) -> int:
     from hypercare.demo import run_demo
 
     return run_demo(
-        db_url=args.db, start=args.start, days=args.days, customers=args.customers, seed=args.seed,
+        db_url=args.db,
+        start=args.start,
+        days=args.days,
+        customers=args.customers,
+        seed=args.seed,
         workdir=args.workdir,
     )
 

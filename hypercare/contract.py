@@ -132,14 +132,9 @@ def load_contract() -> Contract:
     return parse_contract(CONTRACT_FILE)
 
 
-# ---------------------------------------------------------------------------
-# Checking a source file against the contract.
-#
-# Source values are checked in the form the file holds them (strings), so every
-# violation can be reported with the exact failing value. The same parse expressions
-# then turn the good rows into typed columns, so "passes the check" and "parses" can
-# never disagree.
-# ---------------------------------------------------------------------------
+# Checking a source file against the contract. Values are checked in the form the file
+# holds them (strings), so every violation is reported with the exact failing value; the
+# same parse expressions then type the good rows, so "passes" and "parses" never disagree.
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "str": pl.String(),
@@ -160,9 +155,13 @@ _PANDERA_UNIQUE = "multiple_fields_uniqueness"
 _INT = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
-_TS_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[+-]\d{2}:\d{2}$"
-_TS_NAIVE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?$"
+# ISO 8601 / RFC 3339 date-times: `T` or space, seconds and fraction optional, and for
+# the contract an offset of `Z`, ±hh:mm, ±hhmm or ±hh.
+_TS_SHAPE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+_TS_WITH_OFFSET = _TS_SHAPE + r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
+_TS_NAIVE = _TS_SHAPE + "$"
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+_TS_FORMATS = (_TS_FORMAT, "%Y-%m-%dT%H:%M")
 
 TYPE_REASONS = {
     "int": "not a valid int",
@@ -212,21 +211,19 @@ def polars_schema(entity: Entity) -> dict[str, pl.DataType]:
     return {c.name: POLARS_TYPES[c.type] for c in entity.columns}
 
 
-def _canonical_ts(value: pl.Expr) -> pl.Expr:
-    """Rewrite accepted ISO-8601 spellings (space separator, no seconds, `Z`, +hhmm) to one form."""
-    return (
-        value.str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T")
-        .str.replace(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([Zz+-]|$)", "${1}:00${2}")
-        .str.replace(r"[Zz]$", "+00:00")
-        .str.replace(r"([+-]\d{2})(\d{2})$", "${1}:${2}")
+def _parse_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
+    """Timestamps with an offset (as UTC), or without one (naive); null otherwise."""
+    text = value.str.replace(" ", "T", literal=True)
+    zone, time_zone = ("%#z", "UTC") if with_offset else ("", None)
+    parsed = pl.coalesce(
+        text.str.to_datetime(fmt + zone, time_unit="us", time_zone=time_zone, strict=False) for fmt in _TS_FORMATS
     )
+    return pl.when(text.str.contains(_TS_WITH_OFFSET if with_offset else _TS_NAIVE)).then(parsed)
 
 
 def _is_naive_ts(value: pl.Expr) -> pl.Expr:
     """True for a well-formed timestamp that lacks an offset (null never counts)."""
-    canon = _canonical_ts(value)
-    parsed = canon.str.to_datetime(_TS_FORMAT, time_unit="us", strict=False)
-    return (canon.str.contains(_TS_NAIVE) & parsed.is_not_null()).fill_null(False)
+    return _parse_ts(value, with_offset=False).is_not_null()
 
 
 def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
@@ -242,9 +239,7 @@ def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
     if type_ == "date":
         return pl.when(value.str.contains(_DATE)).then(value.str.to_date("%Y-%m-%d", strict=False))
     if type_ == "ts":
-        canon = _canonical_ts(value)
-        parsed = canon.str.to_datetime(f"{_TS_FORMAT}%:z", time_unit="us", time_zone="UTC", strict=False)
-        return pl.when(canon.str.contains(_TS_WITH_OFFSET)).then(parsed)
+        return _parse_ts(value, with_offset=True)
     if type_ == "list":
         items = value.str.split(LIST_SEPARATOR).list.eval(
             pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
@@ -270,9 +265,7 @@ def _type_checks(column: Column) -> list[pa.Check]:
     if column.type == "ts":
         return [
             _frame_check(lambda v: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
-            _frame_check(
-                lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason
-            ),
+            _frame_check(lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason),
         ]
     type_ = column.type
     return [_frame_check(lambda v: v.is_null() | parse_value(type_, v).is_not_null(), reason)]
@@ -287,14 +280,10 @@ def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
     type_ = column.type
     if column.min is not None:
         low = column.min
-        checks.append(
-            _frame_check(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}")
-        )
+        checks.append(_frame_check(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}"))
     if column.max is not None:
         high = column.max
-        checks.append(
-            _frame_check(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}")
-        )
+        checks.append(_frame_check(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}"))
     if column.pattern is not None:
         checks.append(pa.Check.str_matches(column.pattern, error=f"does not match {column.pattern}"))
     if column.required_when is not None:
@@ -311,9 +300,7 @@ def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
         earlier = entity.column(order.not_before)
         checks.append(
             _frame_check(
-                lambda v, earlier=earlier: (
-                    parse_value(type_, v) >= parse_value(earlier.type, pl.col(earlier.name))
-                ),
+                lambda v, earlier=earlier: parse_value(type_, v) >= parse_value(earlier.type, pl.col(earlier.name)),
                 f"{order.column} before {order.not_before}",
             )
         )
@@ -335,7 +322,7 @@ def pandera_schema(entity: Entity) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, unique=list(entity.key), strict=False, name=entity.name)
 
 
-def _as_strings(entity: Entity, raw: pl.DataFrame) -> pl.DataFrame:
+def _as_strings(entity: Entity, raw: pl.DataFrame, source_file: str) -> pl.DataFrame:
     """Every column as the string a CSV cell would hold; empty strings become null.
 
     Typed (Parquet) columns are spelled the way the contract reads them; a naive
@@ -356,8 +343,8 @@ def _as_strings(entity: Entity, raw: pl.DataFrame) -> pl.DataFrame:
         elif isinstance(dtype, pl.List | pl.Array):
             expr = col.cast(pl.List(pl.String)).list.join(LIST_SEPARATOR)
         elif dtype.is_float() and name in int_columns:
-            expr = pl.when(col == col.round()).then(col.cast(pl.Int64, strict=False)).otherwise(col)
-            expr = expr.cast(pl.String)
+            whole = col.cast(pl.Int64, strict=False).cast(pl.String)
+            expr = pl.when(col.is_finite() & (col == col.round())).then(whole).otherwise(col.cast(pl.String))
         elif isinstance(dtype, pl.Struct):
             expr = col.struct.json_encode()
         else:
@@ -366,19 +353,16 @@ def _as_strings(entity: Entity, raw: pl.DataFrame) -> pl.DataFrame:
     try:
         return raw.select(exprs)
     except pl.exceptions.PolarsError as exc:
-        raise ContractError(f"cannot read columns as contract values: {exc}") from exc
+        raise ContractError(f"{source_file}: cannot read columns as contract values: {exc}") from exc
 
 
-def _failure_rows(
-    entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, source_file: str
-) -> pl.DataFrame:
+def _failure_rows(entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, source_file: str) -> pl.DataFrame:
     """Pandera failure cases as quarantine rows keyed by source row number."""
     unmapped = failures.filter(pl.col("index").is_null())
     if unmapped.height:
         first = unmapped.row(0, named=True)
         raise ContractError(
-            f"{source_file}: check {first['check']} failed on column {first['column']}: "
-            f"{first['failure_case']}"
+            f"{source_file}: check {first['check']} failed on column {first['column']}: {first['failure_case']}"
         )
     rows = frame.with_row_index("index").select(
         pl.col("index").cast(pl.Int64),
@@ -392,10 +376,7 @@ def _failure_rows(
         .join(rows, on="index", how="left")
         .select(
             "row_number",
-            pl.when(is_duplicate)
-            .then(pl.lit(single_key, pl.String))
-            .otherwise(pl.col("column"))
-            .alias("column_name"),
+            pl.when(is_duplicate).then(pl.lit(single_key, pl.String)).otherwise(pl.col("column")).alias("column_name"),
             pl.when(is_duplicate).then(pl.col("_key_value")).otherwise(pl.col("failure_case")).alias("value"),
             pl.when(is_duplicate)
             .then(pl.lit(f"duplicate key ({', '.join(entity.key)})"))
@@ -419,7 +400,7 @@ def validate(entity: Entity, raw: pl.DataFrame, source_file: str) -> ValidationR
         raise ContractError(f"{source_file}: missing required column(s): {', '.join(missing_required)}")
     contract_columns = entity.column_names
     extra = [name for name in raw.columns if name not in contract_columns]
-    source = _as_strings(entity, raw).with_columns(
+    source = _as_strings(entity, raw, source_file).with_columns(
         *(pl.lit(None, pl.String).alias(n) for n in contract_columns if n not in raw.columns),
         pl.int_range(1, raw.height + 1, dtype=pl.Int64).alias("_source_row"),
     )
@@ -450,10 +431,7 @@ def validate(entity: Entity, raw: pl.DataFrame, source_file: str) -> ValidationR
 
     extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
     good = source.filter(~pl.col("_source_row").is_in(bad_rows)).select(
-        *(
-            parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name)
-            for c in entity.columns
-        ),
+        *(parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name) for c in entity.columns),
         "_source_row",
         extra_json.alias("_extra"),
     )

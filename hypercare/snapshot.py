@@ -11,26 +11,15 @@ from collections.abc import Callable
 
 import polars as pl
 
-from hypercare.contract import load_contract
+from hypercare.contract import load_contract, polars_schema
 from hypercare.ruleset import RuleSet
 
 Reader = Callable[[str], pl.DataFrame]
 
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "str": pl.String,
-    "enum": pl.String,
-    "int": pl.Int64,
-    "decimal": pl.Float64,
-    "bool": pl.Boolean,
-    "date": pl.Date,
-    "ts": pl.Datetime("us", "UTC"),
-    "list": pl.List(pl.String),
-}
-
 
 def entity_schema(entity: str) -> dict[str, pl.DataType]:
     """The polars schema every reader of `entity` returns."""
-    return {c.name: POLARS_TYPES[c.type] for c in load_contract()[entity].columns}
+    return polars_schema(load_contract()[entity])
 
 
 def empty_frame(entity: str) -> pl.DataFrame:

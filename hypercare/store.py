@@ -10,13 +10,14 @@ from functools import cache
 
 import polars as pl
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from hypercare.db import QUERIES_DIR
+from hypercare.db import QUERIES_DIR, copy_frame
 from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet
 
-_AUDIT_LOCK = 727_002
+_AUDIT_LOCK = 727_003
 _GENESIS = "0" * 64
 
 
@@ -26,27 +27,6 @@ def queries(name: str) -> dict[str, str]:
     text = (QUERIES_DIR / f"{name}.sql").read_text()
     parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
     return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
-
-
-def copy_frame(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> None:
-    """Bulk-write `frame` into `table` (same column names) with COPY."""
-    if frame.is_empty():
-        return
-    out = frame.with_columns(
-        [
-            ("{" + pl.col(c).list.eval(pl.element().str.replace_all('"', '\\"')).list.join(",") + "}").alias(c)
-            for c, t in frame.schema.items()
-            if isinstance(t, pl.List)
-        ]
-        + [
-            pl.col(c).dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00").alias(c)
-            for c, t in frame.schema.items()
-            if isinstance(t, pl.Datetime)
-        ]
-    )
-    columns = ", ".join(frame.columns)
-    with conn.cursor() as cur, cur.copy(f"copy {table} ({columns}) from stdin (format csv, header true)") as copy:
-        copy.write(out.write_csv(null_value=""))
 
 
 def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "hypercare") -> bool:
@@ -84,8 +64,14 @@ def write_area_result(
         params | {"finding_count": result.findings.height, "metric_count": result.metrics.height},
     )
     conn.execute(run_sql["upsert_trace"], params)
-    for name in ("collect_on_day", "collect_active", "delete_events", "insert_events",
-                 "delete_vanished_state", "upsert_state"):
+    for name in (
+        "collect_on_day",
+        "collect_active",
+        "delete_events",
+        "insert_events",
+        "delete_vanished_state",
+        "upsert_state",
+    ):
         conn.execute(lifecycle_sql[name], params)
 
 
@@ -108,20 +94,27 @@ def _stage(conn: psycopg.Connection, table: str, schema: dict, frame: pl.DataFra
     columns = ", ".join(f"{name} {_sql_type(dtype)}" for name, dtype in schema.items())
     conn.execute(f"create temp table if not exists {table} ({columns}) on commit drop")
     conn.execute(f"truncate {table}")
-    copy_frame(conn, table, frame.select(list(schema)))
+    with conn.cursor() as cur:
+        copy_frame(cur, sql.Identifier(table), frame.select(list(schema)))
 
 
 # -- audit log ------------------------------------------------------------------------
 def _row_hash(prev_hash: str, logged_at: dt.datetime, actor: str, action: str, subject: str, details) -> str:
     payload = json.dumps(
         [prev_hash, logged_at.astimezone(dt.UTC).isoformat(), actor, action, subject, details],
-        sort_keys=True, default=str, separators=(",", ":"),
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def append_audit(
-    conn: psycopg.Connection, actor: str, action: str, subject: str, details: dict,
+    conn: psycopg.Connection,
+    actor: str,
+    action: str,
+    subject: str,
+    details: dict,
     logged_at: dt.datetime | None = None,
 ) -> str:
     """Append one decision to the hash-chained audit log; returns its hash."""
@@ -143,8 +136,7 @@ def verify_audit(conn: psycopg.Connection) -> tuple[bool, str]:
     """Re-derive the hash chain; reports the first row that does not match."""
     prev_hash, count = _GENESIS, 0
     rows = conn.execute(
-        "select seq, logged_at, actor, action, subject, details, prev_hash, hash "
-        "from hypercare.audit_log order by seq"
+        "select seq, logged_at, actor, action, subject, details, prev_hash, hash from hypercare.audit_log order by seq"
     )
     for seq, logged_at, actor, action, subject, details, stored_prev, stored_hash in rows:
         expected = _row_hash(prev_hash, logged_at, actor, action, subject, details)

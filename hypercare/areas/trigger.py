@@ -45,15 +45,25 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
 
     rule = ruleset.rule("trigger.missed_eligible")
     missed = deals.filter(
-        pl.col("eligible")
-        & (pl.col("live_projects") == 0)
-        & (elapsed("eligible_since") >= rule.param("business_days"))
+        pl.col("eligible") & (pl.col("live_projects") == 0) & (elapsed("eligible_since") >= rule.param("business_days"))
     )
-    findings.append(findings_from(
-        rule, missed, subject="opportunity_id", since="eligible_since",
-        evidence=["stage", "contract_state", "payment_condition", "eligible_since", "closed_won_at",
-                  "contract_signed_at", "payment_received_at"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            missed,
+            subject="opportunity_id",
+            since="eligible_since",
+            evidence=[
+                "stage",
+                "contract_state",
+                "payment_condition",
+                "eligible_since",
+                "closed_won_at",
+                "contract_signed_at",
+                "payment_received_at",
+            ],
+        )
+    )
 
     rule = ruleset.rule("trigger.premature_start")
     premature = projects_ctx.filter(
@@ -62,10 +72,15 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         & not_excluded_deal
         & (~pl.col("eligible") | (pl.col("created_at") < pl.col("eligible_since")))
     )
-    findings.append(findings_from(
-        rule, premature, subject="project_id", since="created_at",
-        evidence=["project_id", "created_at", "created_by", "stage", "contract_state", "eligible_since"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            premature,
+            subject="project_id",
+            since="created_at",
+            evidence=["project_id", "created_at", "created_by", "stage", "contract_state", "eligible_since"],
+        )
+    )
 
     rule = ruleset.rule("trigger.duplicate_project")
     duplicates = (
@@ -83,11 +98,16 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         .filter(not_excluded_deal)
     )
     strategic_severity = rule.extra.get("severity_when_strategic", rule.severity)
-    findings.append(findings_from(
-        rule, duplicates, subject="opportunity_id", since="first_created_at",
-        evidence=["live_projects", "project_ids", "strategic"],
-        severity=pl.when(pl.col("strategic")).then(pl.lit(strategic_severity)).otherwise(pl.lit(rule.severity)),
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            duplicates,
+            subject="opportunity_id",
+            since="first_created_at",
+            evidence=["live_projects", "project_ids", "strategic"],
+            severity=pl.when(pl.col("strategic")).then(pl.lit(strategic_severity)).otherwise(pl.lit(rule.severity)),
+        )
+    )
 
     rule = ruleset.rule("trigger.manual_creation")
     window_end = cal.as_of_end(as_of).astimezone(dt.UTC)
@@ -99,18 +119,27 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         if manual_share > rule.param("max_share")
         else window.clear()
     )
-    findings.append(findings_from(
-        rule, manual.with_columns(pl.lit(manual_share).alias("window_manual_share")),
-        subject="project_id", since="created_at",
-        evidence=["project_id", "created_at", "created_by", "window_manual_share"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            manual.with_columns(pl.lit(manual_share).alias("window_manual_share")),
+            subject="project_id",
+            since="created_at",
+            evidence=["project_id", "created_at", "created_by", "window_manual_share"],
+        )
+    )
 
     rule = ruleset.rule("trigger.unlinked_project")
     unlinked = live.filter(pl.col("opportunity_id").is_null())
-    findings.append(findings_from(
-        rule, unlinked, subject="project_id", since="created_at",
-        evidence=["project_id", "created_at", "created_by", "template"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            unlinked,
+            subject="project_id",
+            since="created_at",
+            evidence=["project_id", "created_at", "created_by", "template"],
+        )
+    )
 
     rule = ruleset.rule("trigger.stuck_before_eligible")
     stuck = deals.filter(
@@ -120,23 +149,31 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         & (pl.col("live_projects") == 0)
         & (elapsed("closed_won_at") >= rule.param("business_days"))
     )
-    findings.append(findings_from(
-        rule, stuck, subject="opportunity_id", since="closed_won_at",
-        evidence=["closed_won_at", "contract_state", "payment_condition", "payment_received_at"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            stuck,
+            subject="opportunity_id",
+            since="closed_won_at",
+            evidence=["closed_won_at", "contract_state", "payment_condition", "payment_received_at"],
+        )
+    )
 
     rule = ruleset.rule("trigger.paused_handoff")
     paused = projects_ctx.filter(
-        (pl.col("status") == "paused")
-        & not_excluded_deal
-        & (elapsed("paused_at") >= rule.param("business_days"))
+        (pl.col("status") == "paused") & not_excluded_deal & (elapsed("paused_at") >= rule.param("business_days"))
     )
     reasons = rule.param("reason_by_paused_reason")
-    findings.append(findings_from(
-        rule, paused, subject="project_id", since="paused_at",
-        evidence=["project_id", "paused_reason", "paused_at"],
-        reason_code=pl.col("paused_reason").replace_strict(reasons, default=rule.reason_code),
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            paused,
+            subject="project_id",
+            since="paused_at",
+            evidence=["project_id", "paused_reason", "paused_at"],
+            reason_code=pl.col("paused_reason").replace_strict(reasons, default=rule.reason_code),
+        )
+    )
 
     rule = ruleset.rule("trigger.signed_not_closed")
     signed_open = deals.filter(
@@ -145,10 +182,15 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         & ~pl.col("excluded")
         & (elapsed("contract_signed_at") >= rule.param("business_days"))
     )
-    findings.append(findings_from(
-        rule, signed_open, subject="opportunity_id", since="contract_signed_at",
-        evidence=["stage", "contract_state", "contract_signed_at"],
-    ))
+    findings.append(
+        findings_from(
+            rule,
+            signed_open,
+            subject="opportunity_id",
+            since="contract_signed_at",
+            evidence=["stage", "contract_state", "contract_signed_at"],
+        )
+    )
 
     found = pl.concat(findings)
     return AreaResult(
@@ -164,26 +206,29 @@ def _metrics(deals, projects, window, manual_share, found, as_of, ruleset) -> pl
     eligible = deals.filter(pl.col("eligible"))
     window_linked = window.filter(pl.col("opportunity_id").is_not_null() & (pl.col("status") != "cancelled"))
     # A duplicate is every live project after the first for the same opportunity.
-    duplicate_projects = window_linked.height - window_linked["opportunity_id"].n_unique() if window_linked.height else 0
+    duplicate_projects = (
+        window_linked.height - window_linked["opportunity_id"].n_unique() if window_linked.height else 0
+    )
     duplicate_rate = duplicate_projects / window.height if window.height else 0.0
     count = found.group_by("rule_id").len()
     per_rule = dict(zip(count["rule_id"], count["len"], strict=True))
     dup_rule = ruleset.rule("trigger.duplicate_project")
-    strategic_duplicates = found.filter(
-        (pl.col("rule_id") == "trigger.duplicate_project") & pl.col("strategic")
-    ).height
+    strategic_duplicates = found.filter((pl.col("rule_id") == "trigger.duplicate_project") & pl.col("strategic")).height
     rows = [
         ("eligible_deals", "all", "all", eligible.height),
-        ("eligible_deals_new", "all", "all",
-         eligible.filter(cal.local_date(pl.col("eligible_since")) == as_of).height),
+        ("eligible_deals_new", "all", "all", eligible.filter(cal.local_date(pl.col("eligible_since")) == as_of).height),
         ("projects_created", "all", "all", created_today.height),
         ("projects_created_window", "all", "all", window.height),
         ("missed", "all", "all", per_rule.get("trigger.missed_eligible", 0)),
         ("premature", "all", "all", per_rule.get("trigger.premature_start", 0)),
         ("duplicate_opportunities", "all", "all", per_rule.get("trigger.duplicate_project", 0)),
         ("duplicate_rate", "all", "all", duplicate_rate),
-        ("duplicate_investigate", "all", "all",
-         float(duplicate_rate > dup_rule.param("investigate_rate") or strategic_duplicates > 0)),
+        (
+            "duplicate_investigate",
+            "all",
+            "all",
+            float(duplicate_rate > dup_rule.param("investigate_rate") or strategic_duplicates > 0),
+        ),
         ("manual_share", "all", "all", manual_share),
         ("unlinked", "all", "all", per_rule.get("trigger.unlinked_project", 0)),
         ("stuck_before_eligible", "all", "all", per_rule.get("trigger.stuck_before_eligible", 0)),
@@ -209,13 +254,21 @@ def _trace(deals: pl.DataFrame, projects: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("onboarding_id").first())
     )
     received = deals.join(first_project, on="opportunity_id", how="left")
-    return pl.concat([
-        trace_from(
-            received, event_type="trigger_received", event_at="eligible_since", ref_id="opportunity_id",
-            attributes=["opportunity_id", "account_id", "contract_state", "payment_condition", "segment"],
-        ),
-        trace_from(
-            projects, event_type="project_created", event_at="created_at", ref_id="project_id",
-            attributes=["project_id", "template", "created_by", "onboarding_owner", "status"],
-        ),
-    ])
+    return pl.concat(
+        [
+            trace_from(
+                received,
+                event_type="trigger_received",
+                event_at="eligible_since",
+                ref_id="opportunity_id",
+                attributes=["opportunity_id", "account_id", "contract_state", "payment_condition", "segment"],
+            ),
+            trace_from(
+                projects,
+                event_type="project_created",
+                event_at="created_at",
+                ref_id="project_id",
+                attributes=["project_id", "template", "created_by", "onboarding_owner", "status"],
+            ),
+        ]
+    )
