@@ -6,6 +6,7 @@ roles and reason code always come from the rule's configuration, never from area
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -152,3 +153,49 @@ def trace_from(
         pl.col(ref_id).cast(pl.String).alias("ref_id"),
         json_object(attributes).alias("attributes"),
     )
+
+
+def escalation(rule: RuleConfig, flag: str, when: str) -> dict[str, pl.Expr]:
+    """Severity/alert overrides configured as `severity_when_<when>` / `alert_when_<when>`,
+    applied to rows where boolean column `flag` is true."""
+    overrides = {}
+    severity = rule.extra.get(f"severity_when_{when}")
+    if severity:
+        overrides["severity"] = pl.when(pl.col(flag)).then(pl.lit(severity)).otherwise(pl.lit(rule.severity))
+    alert = rule.extra.get(f"alert_when_{when}")
+    if alert is not None:
+        overrides["alert"] = pl.when(pl.col(flag)).then(pl.lit(bool(alert))).otherwise(pl.lit(rule.alert))
+    return overrides
+
+
+def _quantiles(frame: pl.DataFrame, value: str, item: str) -> pl.DataFrame:
+    return frame.select(
+        pl.len().cast(pl.Float64).alias("count"),
+        pl.col(value).quantile(0.5, "linear").alias("p50"),
+        pl.col(value).quantile(0.9, "linear").alias("p90"),
+        pl.col(value).max().alias("max"),
+        pl.col(item).sort_by(value, descending=True).first().alias("oldest"),
+    )
+
+
+def distribution_metrics(
+    frame: pl.DataFrame, name: str, value: str, item: str = "onboarding_id", with_count: bool = True
+) -> pl.DataFrame:
+    """Count, p50, p90 and max of `value` (never an average alone), overall, by segment
+    and by high value; the max row names its item in `detail`."""
+    rows = []
+    views = [("all", "all", frame)]
+    for dimension in ("segment", "high_value"):
+        if dimension in frame.columns:
+            for key, part in frame.group_by(dimension):
+                label = "unknown" if key[0] is None else str(key[0]).lower()
+                views.append((dimension, label, part))
+    for dimension, label, part in views:
+        stats = _quantiles(part, value, item).row(0, named=True) if part.height else {"count": 0.0}
+        suffixes = ("count", "p50", "p90", "max") if with_count else ("p50", "p90", "max")
+        for suffix in suffixes:
+            if suffix != "count" and not part.height:
+                continue
+            detail = json.dumps({item: stats["oldest"]}) if suffix == "max" else None
+            rows.append((f"{name}.{suffix}", dimension, label, stats[suffix], detail))
+    return pl.DataFrame(rows, schema=METRIC_SCHEMA, orient="row").sort("metric", "dimension", "dimension_value")

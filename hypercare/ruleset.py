@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import yaml
 
 from hypercare import INCLUDE_DIR
@@ -61,12 +62,18 @@ class RuleSet:
     rules: dict[str, RuleConfig]
     content: dict[str, Any]
     source: str
+    handoff_required_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unknown_segment: str = "enterprise"
 
     def rule(self, rule_id: str) -> RuleConfig:
         try:
             return self.rules[rule_id]
         except KeyError:
             raise KeyError(f"rules configuration has no rule {rule_id!r}") from None
+
+    def by_segment(self, rule_id: str, param: str) -> pl.Expr:
+        """A per-segment threshold for each row, read off its `sla_segment` column."""
+        return pl.col("sla_segment").replace_strict(dict(self.rule(rule_id).param(param)), return_dtype=pl.Float64)
 
     def area_rules(self, area: str) -> list[RuleConfig]:
         return [r for r in self.rules.values() if r.area == area]
@@ -114,6 +121,10 @@ def parse_ruleset(source: str) -> RuleSet:
         rules={rid: _rule(rid, spec, reason_codes) for rid, spec in content["rules"].items()},
         content=content,
         source=source,
+        handoff_required_fields={
+            segment: tuple(fields) for segment, fields in (content.get("handoff_required_fields") or {}).items()
+        },
+        unknown_segment=content.get("unknown_segment", "enterprise"),
     )
 
 

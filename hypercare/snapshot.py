@@ -115,3 +115,32 @@ def with_deal_status(deals: pl.DataFrame, ruleset: RuleSet) -> pl.DataFrame:
         pl.when(eligible).then(since).alias("eligible_since"),
         (pl.col("strategic") | (pl.col("arr") >= ruleset.high_value_arr)).alias("high_value"),
     )
+
+
+def onboarding_context(snapshot: Snapshot, ruleset: RuleSet) -> pl.DataFrame:
+    """One row per onboarding of a non-cancelled project, with its deal's context.
+
+    Adds the deal's segment, sales_team, strategic, high_value, eligible and
+    eligible_since; `sla_segment` is the segment whose SLAs and required fields apply
+    (the configured unknown segment when the deal is not in the snapshot); `open` is
+    true while the project is active or paused; `eligible_clock` starts the clocks that
+    run "after eligible" (the project's created_at when the deal is not eligible).
+    """
+    deals = with_deal_status(snapshot["deals"], ruleset).select(
+        "opportunity_id", "segment", "sales_team", "strategic", "high_value", "eligible", "eligible_since",
+        "sales_owner", "arr",
+    )
+    projects = (
+        snapshot["onboarding_projects"]
+        .filter(pl.col("status") != "cancelled")
+        .sort("created_at", "project_id")
+        .unique(subset=["onboarding_id"], keep="first", maintain_order=True)
+    )
+    return projects.join(deals, on="opportunity_id", how="left").with_columns(
+        pl.col("segment").fill_null(pl.lit(ruleset.unknown_segment)).alias("sla_segment"),
+        pl.col("strategic").fill_null(False),
+        pl.col("high_value").fill_null(False),
+        pl.col("eligible").fill_null(False),
+        pl.col("status").is_in(["active", "paused"]).alias("open"),
+        pl.coalesce("eligible_since", "created_at").alias("eligible_clock"),
+    )

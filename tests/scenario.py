@@ -56,3 +56,47 @@ def project(project_id: str, opportunity_id: str | None, **overrides) -> dict:
 
 def frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def handoff_rows(onboarding_id: str, filled_at: dt.datetime | None, missing: tuple[str, ...] = (), **overrides):
+    """One handoff_fields row per contract field, all filled at `filled_at` except `missing`."""
+    fields = [
+        "legal_account_name",
+        "package",
+        "contracted_services",
+        "success_criteria",
+        "promised_timeline",
+        "stakeholder_buyer",
+        "stakeholder_champion",
+        "stakeholder_admin",
+        "stakeholder_technical_owner",
+        "stakeholder_billing_contact",
+        "stakeholder_executive_sponsor",
+        "implementation_constraints",
+        "non_standard_terms",
+        "billing_details",
+        "customer_task_dependencies",
+    ]
+    rows = []
+    for name in fields:
+        row = {"onboarding_id": onboarding_id, "field": name, "filled_at": None if name in missing else filled_at}
+        row.update(overrides.get(name, {}))
+        rows.append(row)
+    return rows
+
+
+def task(task_id: str, onboarding_id: str, **overrides) -> dict:
+    row = {
+        "task_id": task_id,
+        "onboarding_id": onboarding_id,
+        "task_type": "admin_invite",
+        "created_at": ts("2026-11-02 12:00"),
+        "due_at": ts("2026-11-06 17:00"),
+        "completed_at": None,
+        "reminders_sent": 1,
+        "last_customer_response_at": None,
+        "blocks_first_value": False,
+        "reason_code": None,
+    }
+    row.update(overrides)
+    return row
