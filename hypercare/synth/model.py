@@ -70,11 +70,34 @@ def stream(seed: int, *names: object) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *words]))
 
 
-def mask_labels(vocabulary: tuple[str, ...]) -> np.ndarray:
+def pick(vocabulary: tuple[str | None, ...] | list[str | None], codes: np.ndarray) -> pl.Series:
+    """Vocabulary entries by code, a negative code meaning null. Strings are built by polars
+    from the small vocabulary, never as a numpy string array of a million rows."""
+    codes = np.asarray(codes)
+    table = pl.Series([*vocabulary, None], dtype=pl.String)
+    return table.gather(np.where(codes < 0, len(vocabulary), codes))
+
+
+def people(prefix: str, codes: np.ndarray, pool: int) -> pl.Series:
+    """Email-like user ids (`onb007@example.com`) for a pool of `pool` people."""
+    return pick([f"{prefix}{i:03d}@example.com" for i in range(pool)], codes)
+
+
+def sequence_ids(prefix: str, n: int, width: int) -> pl.Series:
+    """`prefix` + a zero-padded running number from 1."""
+    return pl.select(pl.lit(prefix) + (pl.int_range(n) + 1).cast(pl.String).str.zfill(width)).to_series()
+
+
+def where_text(condition: np.ndarray, values: pl.Series) -> pl.Series:
+    """`values` where `condition` holds, null elsewhere."""
+    frame = pl.DataFrame({"keep": np.asarray(condition, dtype=bool), "value": values})
+    return frame.select(pl.when("keep").then("value")).to_series()
+
+
+def mask_labels(vocabulary: tuple[str, ...]) -> list[str | None]:
     """`;`-joined label for every bit mask over `vocabulary` (None for the empty mask)."""
-    labels = [";".join(v for bit, v in enumerate(vocabulary) if mask >> bit & 1) or None
-              for mask in range(1 << len(vocabulary))]
-    return np.array(labels, dtype=object)
+    return [";".join(v for bit, v in enumerate(vocabulary) if mask >> bit & 1) or None
+            for mask in range(1 << len(vocabulary))]
 
 
 def foreign_offsets(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -176,7 +199,8 @@ def close_day_weights(clock: Clock, first: int, last: int) -> np.ndarray:
     """Deals close on business days, a trickle on weekends and holidays, more at month end."""
     days = np.arange(first, last + 1)
     weights = np.where(clock.is_business[days], 1.0, 0.1)
-    month_end = np.array([(clock.dates[d] + dt.timedelta(days=3)).month != clock.dates[d].month for d in days])
+    month_end = np.array([(clock.dates[d] + dt.timedelta(days=3)).month != clock.dates[d].month
+                          for d in days])
     weights = np.where(month_end & clock.is_business[days], 1.5, weights)
     return weights / weights.sum()
 
@@ -198,8 +222,10 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
     first_day, start_idx = clock.day_index(start - dt.timedelta(days=IN_FLIGHT_DAYS)), clock.day_index(start)
     last_idx = start_idx + days - 1
     close_day = np.concatenate([
-        rng.choice(np.arange(first_day, start_idx), in_flight, p=close_day_weights(clock, first_day, start_idx - 1)),
-        rng.choice(np.arange(start_idx, last_idx + 1), customers, p=close_day_weights(clock, start_idx, last_idx)),
+        rng.choice(np.arange(first_day, start_idx), in_flight,
+                   p=close_day_weights(clock, first_day, start_idx - 1)),
+        rng.choice(np.arange(start_idx, last_idx + 1), customers,
+                   p=close_day_weights(clock, start_idx, last_idx)),
         rng.choice(np.arange(first_day, last_idx + 1), shadows),
     ])
     n = len(close_day)
@@ -214,7 +240,8 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
     team_choice = rng.integers(0, 2, n)
     sales_team = segment * 2 + team_choice
     seat_low, seat_high = np.array([150, 25, 3])[segment], np.array([3000, 400, 40])[segment]
-    module_p = np.array([[0.8, 0.7, 0.6, 0.8, 0.7, 0.6], [0.6, 0.5, 0.3, 0.3, 0.4, 0.5], [0.4, 0.3, 0.1, 0.05, 0.2, 0.3]])
+    module_p = np.array([[0.8, 0.7, 0.6, 0.8, 0.7, 0.6], [0.6, 0.5, 0.3, 0.3, 0.4, 0.5],
+                         [0.4, 0.3, 0.1, 0.05, 0.2, 0.3]])
     modules = _bitmask(rng.random((n, len(MODULES))) < module_p[segment])
     service_p = np.array([[1.0, 0.9, 0.5, 0.5, 0.6], [0.9, 0.7, 0.3, 0.2, 0.3], [0.5, 0.5, 0.1, 0.05, 0.1]])
     services = _bitmask(rng.random((n, len(SERVICES))) < service_p[segment])
@@ -222,8 +249,8 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
 
     closed_won_at = clock.at(close_day, business_hours(rng, n))
     weekend_close = ~clock.is_business[close_day]
-    closed_won_at = np.where(weekend_close, clock.at(close_day, uniform_seconds(rng, 10 * HOUR, 18 * HOUR, n)),
-                             closed_won_at)
+    weekend_hours = clock.at(close_day, uniform_seconds(rng, 10 * HOUR, 18 * HOUR, n))
+    closed_won_at = np.where(weekend_close, weekend_hours, closed_won_at)
     signed_first = rng.random(n) < 0.7
     signed_at = np.where(
         signed_first,
@@ -231,14 +258,13 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
         clock.add_seconds(closed_won_at, uniform_seconds(rng, 5 * MINUTE, 4 * HOUR, n)),
     )
     contract_sent_at = clock.add_seconds(signed_at, -uniform_seconds(rng, 1 * 86_400, 12 * 86_400, n))
-    countersigned_at = np.where(rng.random(n) < 0.6,
-                                clock.add_seconds(signed_at, uniform_seconds(rng, 10 * MINUTE, 20 * HOUR, n)), NEVER)
+    countersign_delay = uniform_seconds(rng, 10 * MINUTE, 20 * HOUR, n)
+    countersigned_at = np.where(rng.random(n) < 0.6, clock.add_seconds(signed_at, countersign_delay), NEVER)
     payment_condition = rng.choice(3, n, p=[0.82, 0.08, 0.10])
     prepaid_at = later(clock.add_business_days(later(signed_at, closed_won_at), rng.uniform(-0.3, 0.5, n)),
                        signed_at + 10 * MINUTE)
-    invoice_paid_at = np.where(rng.random(n) < 0.3,
-                               clock.add_seconds(closed_won_at, uniform_seconds(rng, 10 * 86_400, 40 * 86_400, n)),
-                               NEVER)
+    invoice_delay = uniform_seconds(rng, 10 * 86_400, 40 * 86_400, n)
+    invoice_paid_at = np.where(rng.random(n) < 0.3, clock.add_seconds(closed_won_at, invoice_delay), NEVER)
     payment_received_at = np.where(payment_condition == PREPAYMENT, prepaid_at, invoice_paid_at)
 
     plan = DealPlan(
@@ -307,30 +333,33 @@ def deals_frame(plan: DealPlan, clock: Clock) -> pl.DataFrame:
     order = np.lexsort((np.arange(plan.n), visible_at))
     close_day = clock.day_of(np.where(plan.closed_won_at < NEVER, plan.closed_won_at, plan.signed_at))
     go_live = np.array(clock.dates, dtype="datetime64[D]")[np.minimum(close_day, len(clock.dates) - 1)]
-    names = (np.array(NAME_FIRST, dtype=object)[plan.name_parts[:, 0]] + " "
-             + np.array(NAME_SECOND, dtype=object)[plan.name_parts[:, 1]]
-             + np.array(NAME_SUFFIX, dtype=object)[plan.name_parts[:, 2]])
+    names = pl.concat_str([
+        pick(NAME_FIRST, plan.name_parts[:, 0]), pl.lit(" "),
+        pick(NAME_SECOND, plan.name_parts[:, 1]), pick(NAME_SUFFIX, plan.name_parts[:, 2]),
+    ])
     frame = pl.DataFrame({
         "deal": np.arange(plan.n),
         "in_crm": plan.in_crm,
-        "scenario": plan.scenario.astype(str),
-        "segment": np.array(SEGMENTS)[plan.segment],
+        "scenario": pl.Series(plan.scenario.tolist(), dtype=pl.String),
+        "segment": pick(SEGMENTS, plan.segment),
+        "segment_code": plan.segment,
+        "payment_code": plan.payment_condition,
+        "modules_mask": plan.modules,
+        "services_mask": plan.services,
         "strategic": plan.strategic,
         "arr": plan.arr,
-        "sales_owner": np.char.add(np.char.add("ae", np.char.zfill(plan.sales_owner.astype(str), 3)),
-                                   "@example.com"),
-        "sales_team": np.array(SALES_TEAMS)[plan.sales_team],
-        "payment_condition": np.array(PAYMENT_CONDITIONS)[plan.payment_condition],
-        "excluded_reason": pl.Series(np.where(plan.excluded, np.array(EXCLUDED_REASONS, dtype=object)[
-            np.maximum(plan.excluded_reason, 0)], None), dtype=pl.String),
-        "package": np.array(PACKAGES)[plan.package],
+        "sales_owner": people("ae", plan.sales_owner, 60),
+        "sales_team": pick(SALES_TEAMS, plan.sales_team),
+        "payment_condition": pick(PAYMENT_CONDITIONS, plan.payment_condition),
+        "excluded_reason": pick(EXCLUDED_REASONS, plan.excluded_reason),
+        "package": pick(PACKAGES, plan.package),
         "seats": plan.seats,
-        "modules": pl.Series(mask_labels(MODULES)[plan.modules], dtype=pl.String),
-        "contracted_services": pl.Series(mask_labels(SERVICES)[plan.services], dtype=pl.String),
+        "modules": pick(mask_labels(MODULES), plan.modules),
+        "contracted_services": pick(mask_labels(SERVICES), plan.services),
         "promised_go_live": go_live + plan.go_live_lead_days.astype("timedelta64[D]"),
         "non_standard_terms": plan.non_standard_terms,
-        "crm_region": np.array(REGIONS)[plan.region],
-        "account_name": pl.Series(names, dtype=pl.String),
+        "crm_region": pick(REGIONS, plan.region),
+        "account_name": pl.select(names).to_series(),
         "_offset": plan.offset_min,
         "visible_at": _instant(visible_at),
         "contract_sent_at": _instant(plan.contract_sent_at),
@@ -342,8 +371,7 @@ def deals_frame(plan: DealPlan, clock: Clock) -> pl.DataFrame:
         "payment_received_at": _instant(plan.payment_received_at),
     })[order]
     return frame.with_columns(
-        opportunity_id=pl.lit("OPP-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(7),
-        account_id=pl.lit("ACC-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(7),
+        opportunity_id=sequence_ids("OPP-", plan.n, 7), account_id=sequence_ids("ACC-", plan.n, 7),
     ).sort("deal")
 
 
@@ -371,13 +399,11 @@ def build_projects(rng: np.random.Generator, plan: DealPlan, clock: Clock) -> pl
         "link_at": _instant(np.concatenate([b.link_at for b in batches])),
         "cancelled_at": _instant(np.concatenate([b.cancelled_at for b in batches])),
         "paused_at": _instant(primary_only(plan.paused_at, NEVER)),
-        "paused_reason": pl.Series(np.array([*PAUSED_REASONS, None], dtype=object)[
-            primary_only(plan.paused_reason, -1)], dtype=pl.String),
+        "paused_reason": pick(PAUSED_REASONS, primary_only(plan.paused_reason, -1)),
         "resumed_at": _instant(primary_only(plan.resumed_at, NEVER)),
         "_offset": foreign_offsets(rng, n),
     })
     order = np.lexsort((np.arange(n), created_at))
     return frame[order].with_columns(
-        project_id=pl.lit("PRJ-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(7),
-        onboarding_id=pl.lit("ONB-") + (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(7),
+        project_id=sequence_ids("PRJ-", n, 7), onboarding_id=sequence_ids("ONB-", n, 7),
     )
