@@ -1,17 +1,18 @@
-"""Hypercare ingest: land the day's source snapshot and check it against the contract."""
+"""Airflow DAG hypercare_ingest: land the day's source snapshot and check it against the contract."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 from common.hypercare_tasks import (
     DEFAULT_ARGS,
     LANDING,
+    START_DATE,
+    announce,
     area_asset,
     db_url,
     evaluate_areas,
+    run_params,
     snapshot_dates,
     source_dir_default,
 )
@@ -34,7 +35,7 @@ snapshot, so re-runs never duplicate rows.
 @dag(
     dag_id="hypercare_ingest",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -42,8 +43,7 @@ snapshot, so re-runs never duplicate rows.
     doc_md=DOC,
     params={
         "source_dir": Param(source_dir_default(), type="string", description="folder of YYYY-MM-DD snapshots"),
-        "as_of": Param(None, type=["null", "string"], format="date", description="snapshot date override"),
-        "rules_file": Param(None, type=["null", "string"], description="rules configuration override"),
+        **run_params(),
     },
 )
 def hypercare_ingest():
@@ -64,12 +64,12 @@ def hypercare_ingest():
         (day,) = snapshot_dates(context)
         with db.connect(db_url()) as conn:
             report = load_snapshot(conn, Path(context["params"]["source_dir"]), day)
-        context["outlet_events"][LANDING].extra = {"snapshot_date": day.isoformat()}
+        announce(context, LANDING, [day])
         return {"snapshot_date": day.isoformat(), "summary": report.summary()}
 
     @task(outlets=[area_asset("contract")])
     def check_contract(**context) -> list[str]:
-        return evaluate_areas(["contract"], context)
+        return evaluate_areas(["contract"], context, outlet=area_asset("contract"))
 
     migrate() >> load() >> check_contract()
 

@@ -89,8 +89,8 @@ def _print_findings(conn: psycopg.Connection) -> None:
     rows = conn.execute(
         "select rule_id, count(*) filter (where status in ('open', 'reopened', 'acknowledged')), "
         "count(*) filter (where status = 'resolved'), count(*) filter (where episodes > 1), "
-        "max(severity) from hypercare.findings group by rule_id order by rule_id"
+        "count(*) filter (where alert) from hypercare.finding_state group by rule_id order by rule_id"
     ).fetchall()
-    print(f"\n{'rule':<34}{'open':>7}{'resolved':>10}{'reopened':>10}")
-    for rule_id, open_count, resolved, reopened, _ in rows:
-        print(f"{rule_id:<34}{open_count:>7}{resolved:>10}{reopened:>10}")
+    print(f"\n{'rule':<40}{'open':>7}{'resolved':>10}{'reopened':>10}{'alerting':>10}")
+    for rule_id, open_count, resolved, reopened, alerting in rows:
+        print(f"{rule_id:<40}{open_count:>7}{resolved:>10}{reopened:>10}{alerting:>10}")

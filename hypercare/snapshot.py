@@ -44,13 +44,51 @@ LOAD_RUN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class Snapshot:
-    """Entity frames of one snapshot date, plus how each entity file loaded."""
+# What the cross-cutting areas read back from the audit store for day D.
+STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
+    "findings": (
+        """select o.rule_id, o.subject_key, o.onboarding_id, o.opportunity_id, o.account_id, o.segment,
+                  o.strategic, o.high_value, o.severity,
+                  (select max(e.event_on) from hypercare.finding_events e
+                    where e.finding_id = o.finding_id and e.event in ('opened', 'reopened')
+                      and e.event_on <= o.as_of) as episode_opened_on
+           from hypercare.finding_occurrences o where o.as_of = %s""",
+        {
+            "rule_id": pl.String,
+            "subject_key": pl.String,
+            "onboarding_id": pl.String,
+            "opportunity_id": pl.String,
+            "account_id": pl.String,
+            "segment": pl.String,
+            "strategic": pl.Boolean,
+            "high_value": pl.Boolean,
+            "severity": pl.String,
+            "episode_opened_on": pl.Date,
+        },
+    ),
+    "trace": (
+        "select onboarding_id, event_type from hypercare.trace_events "
+        "where first_observed_on <= %s and onboarding_id is not null",
+        {"onboarding_id": pl.String, "event_type": pl.String},
+    ),
+}
 
-    def __init__(self, as_of: dt.date, reader: Reader, load_runs: Callable[[], pl.DataFrame] | None = None):
+
+class Snapshot:
+    """Entity frames of one snapshot date, how each entity file loaded, and (for the
+    cross-cutting areas) what the audit store already holds for that date."""
+
+    def __init__(
+        self,
+        as_of: dt.date,
+        reader: Reader,
+        load_runs: Callable[[], pl.DataFrame] | None = None,
+        store_reader: Callable[[str], pl.DataFrame] | None = None,
+    ):
         self.as_of = as_of
         self._reader = reader
         self._load_runs = load_runs or (lambda: pl.DataFrame(schema=LOAD_RUN_SCHEMA))
+        self._store_reader = store_reader or (lambda view: pl.DataFrame(schema=STORE_VIEWS[view][1]))
         self._frames: dict[str, pl.DataFrame] = {}
 
     @classmethod
@@ -65,22 +103,38 @@ class Snapshot:
             ).fetchall()
             return pl.DataFrame(rows, schema=LOAD_RUN_SCHEMA, orient="row")
 
-        return cls(as_of, lambda entity: read_snapshot(conn, entity, as_of), load_runs)
+        def store_reader(view: str) -> pl.DataFrame:
+            query, schema = STORE_VIEWS[view]
+            return pl.DataFrame(conn.execute(query, (as_of,)).fetchall(), schema=schema, orient="row")
+
+        return cls(as_of, lambda entity: read_snapshot(conn, entity, as_of), load_runs, store_reader)
 
     @classmethod
     def from_frames(
-        cls, as_of: dt.date, frames: dict[str, pl.DataFrame], load_runs: pl.DataFrame | None = None
+        cls,
+        as_of: dt.date,
+        frames: dict[str, pl.DataFrame],
+        load_runs: pl.DataFrame | None = None,
+        store: dict[str, pl.DataFrame] | None = None,
     ) -> Snapshot:
         """Frames keyed by entity; entities not given are empty with the contract's schema."""
+        store = store or {}
         return cls(
             as_of,
             lambda entity: conform(entity, frames[entity]) if entity in frames else empty_frame(entity),
             (lambda: load_runs) if load_runs is not None else None,
+            lambda view: (
+                store[view].cast(STORE_VIEWS[view][1]) if view in store else pl.DataFrame(schema=STORE_VIEWS[view][1])
+            ),
         )
 
     @property
     def load_runs(self) -> pl.DataFrame:
         return self._load_runs()
+
+    def store(self, view: str) -> pl.DataFrame:
+        """A view of the audit store as of this date (see STORE_VIEWS); read fresh each time."""
+        return self._store_reader(view)
 
     def __getitem__(self, entity: str) -> pl.DataFrame:
         if entity not in self._frames:
@@ -127,8 +181,15 @@ def onboarding_context(snapshot: Snapshot, ruleset: RuleSet) -> pl.DataFrame:
     run "after eligible" (the project's created_at when the deal is not eligible).
     """
     deals = with_deal_status(snapshot["deals"], ruleset).select(
-        "opportunity_id", "segment", "sales_team", "strategic", "high_value", "eligible", "eligible_since",
-        "sales_owner", "arr",
+        "opportunity_id",
+        "segment",
+        "sales_team",
+        "strategic",
+        "high_value",
+        "eligible",
+        "eligible_since",
+        "sales_owner",
+        "arr",
     )
     projects = (
         snapshot["onboarding_projects"]

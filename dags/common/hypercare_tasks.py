@@ -68,7 +68,12 @@ def snapshot_dates(context: dict[str, Any]) -> list[dt.date]:
     return [interval_start.date()]
 
 
-def evaluate_areas(areas: list[str], context: dict[str, Any]) -> list[str]:
+def announce(context: dict[str, Any], asset: Asset, days: list[dt.date]) -> None:
+    """Name the snapshot dates on the asset event, so downstream DAGs evaluate the same days."""
+    context["outlet_events"][asset].extra = {"snapshot_dates": [day.isoformat() for day in days]}
+
+
+def evaluate_areas(areas: list[str], context: dict[str, Any], outlet: Asset | None = None) -> list[str]:
     """Evaluate `areas` for the run's snapshot dates; returns one summary line per run."""
     from hypercare import db
     from hypercare.evaluate import evaluate_day
@@ -77,8 +82,49 @@ def evaluate_areas(areas: list[str], context: dict[str, Any]) -> list[str]:
     ruleset = load_ruleset(context["params"].get("rules_file") or None)
     actor = f"airflow:{context['dag'].dag_id}"
     lines = []
+    days = snapshot_dates(context)
     with db.connect(db_url()) as conn:
         db.migrate(conn)
-        for day in snapshot_dates(context):
+        for day in days:
             lines += [s.line() for s in evaluate_day(conn, day, ruleset, areas=areas, actor=actor)]
+    if outlet is not None:
+        announce(context, outlet, days)
     return lines
+
+
+MONITORING_AREAS = ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai", "writeback")
+START_DATE = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+
+
+def run_params() -> dict[str, Any]:
+    from airflow.sdk import Param
+
+    return {
+        "as_of": Param(None, type=["null", "string"], format="date", description="snapshot date to evaluate"),
+        "rules_file": Param(None, type=["null", "string"], description="rules configuration override"),
+    }
+
+
+def build_area_dag(area: str, doc_md: str, schedule: Any = None, evaluates: tuple[str, ...] | None = None):
+    """One monitoring area as a DAG: runs when a snapshot lands, evaluates the area for
+    every snapshot date named by the triggering asset events, and updates the area's asset."""
+    from airflow.sdk import dag, task
+
+    @dag(
+        dag_id=f"hypercare_{area}",
+        schedule=schedule if schedule is not None else [LANDING],
+        start_date=START_DATE,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=["hypercare", "monitoring"],
+        doc_md=doc_md,
+        params=run_params(),
+    )
+    def area_dag():
+        @task(task_id=f"evaluate_{area}", outlets=[area_asset(area)])
+        def evaluate(**context) -> list[str]:
+            return evaluate_areas(list(evaluates or (area,)), context, outlet=area_asset(area))
+
+        evaluate()
+
+    return area_dag()

