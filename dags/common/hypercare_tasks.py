@@ -56,10 +56,10 @@ def snapshot_dates(context: dict[str, Any]) -> list[dt.date]:
     events = context.get("triggering_asset_events") or {}
     named = sorted(
         {
-            dt.date.fromisoformat(event.extra["snapshot_date"])
+            dt.date.fromisoformat(day)
             for asset_events in events.values()
             for event in asset_events
-            if event.extra and event.extra.get("snapshot_date")
+            for day in (event.extra or {}).get("snapshot_dates", ())
         }
     )
     if named:
