@@ -125,6 +125,52 @@ def cmd_rules_diff(args) -> int:
     return 0
 
 
+def cmd_alerts_dispatch(args) -> int:
+    from hypercare.alerts.channels import senders_from_settings
+    from hypercare.alerts.dispatch import dispatch
+    from hypercare.ruleset import load_ruleset
+
+    senders = senders_from_settings(
+        slack_webhook=args.slack_webhook,
+        slack_api_url=args.slack_api_url,
+        slack_token=args.slack_token,
+        smtp_url=args.smtp,
+        capture_dir=args.capture or db.hypercare_home() / "alert-capture",
+    )
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        report = dispatch(conn, load_ruleset(args.rules), senders)
+    print(report.summary())
+    return 1 if report.failures else 0
+
+
+def cmd_alerts_ack(args) -> int:
+    from hypercare.alerts.actions import acknowledge
+
+    with db.connect(args.db) as conn:
+        episode = acknowledge(conn, args.finding_id, by=args.by, note=args.note)
+    print(f"acknowledged {args.finding_id} (episode opened {episode}); repeats and escalations stop")
+    return 0
+
+
+def cmd_alerts_silence(args) -> int:
+    from hypercare.alerts.actions import silence
+
+    ends_at = dt.datetime.now(dt.UTC) + dt.timedelta(hours=args.hours)
+    with db.connect(args.db) as conn:
+        silence_id = silence(
+            conn,
+            author=args.author,
+            reason=args.reason,
+            ends_at=ends_at,
+            rule_id=args.rule,
+            subject_key=args.subject,
+            owner_role=args.role,
+        )
+    print(f"silence {silence_id} until {ends_at:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def _diff(old, new, path: str = "") -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         lines = []
@@ -186,6 +232,30 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the audit log's hash chain").set_defaults(func=cmd_audit_verify)
+
+    alerts = sub.add_parser("alerts", help="alert delivery, acknowledgements and silences")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    p = alerts_sub.add_parser("dispatch", help="send due notifications from the outbox")
+    p.add_argument("--slack-webhook", help="incoming webhook URL (or HYPERCARE_SLACK_WEBHOOK_URL)")
+    p.add_argument("--slack-token", help="Web API token (or HYPERCARE_SLACK_TOKEN)")
+    p.add_argument("--slack-api-url", help="Web API base URL (or HYPERCARE_SLACK_API_URL)")
+    p.add_argument("--smtp", help="smtp://user:pass@host:port?from=addr (or HYPERCARE_SMTP_URL)")
+    p.add_argument("--capture", type=Path, help="write unconfigured channels here (default .hypercare/alert-capture)")
+    p.add_argument("--rules", type=Path)
+    p.set_defaults(func=cmd_alerts_dispatch)
+    p = alerts_sub.add_parser("ack", help="acknowledge a finding's current alert episode")
+    p.add_argument("finding_id")
+    p.add_argument("--by", required=True)
+    p.add_argument("--note")
+    p.set_defaults(func=cmd_alerts_ack)
+    p = alerts_sub.add_parser("silence", help="hold back matching alerts for a while")
+    p.add_argument("--rule")
+    p.add_argument("--subject")
+    p.add_argument("--role")
+    p.add_argument("--hours", type=float, required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--author", required=True)
+    p.set_defaults(func=cmd_alerts_silence)
 
     rules = sub.add_parser("rules", help="the rules configuration")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

@@ -11,6 +11,8 @@ import hashlib
 import io
 import logging
 import os
+import re
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -59,9 +61,12 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     return conn
 
 
-def read_query(name: str) -> str:
-    """Text of a named query under include/sql/queries."""
-    return (QUERIES_DIR / f"{name}.sql").read_text()
+@cache
+def named_queries(name: str) -> dict[str, str]:
+    """Statements of include/sql/queries/<name>.sql, keyed by their `-- name:` marker."""
+    text = (QUERIES_DIR / f"{name}.sql").read_text()
+    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
+    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
 def _migrations() -> list[tuple[str, str, str]]:

@@ -13,6 +13,8 @@ import psycopg
 from hypercare import db
 from hypercare.areas import AREAS
 
+DEMO_DATABASE = "hypercare_demo"
+
 
 @dataclass(frozen=True)
 class TruthAgreement:
@@ -47,6 +49,8 @@ def truth_agreement(conn: psycopg.Connection, truth_file: Path, rule_prefixes: l
 
 
 def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed: int, workdir: Path | None) -> int:
+    from hypercare.alerts.channels import senders_from_settings
+    from hypercare.alerts.dispatch import dispatch
     from hypercare.evaluate import evaluate_day
     from hypercare.loader import load_snapshot
     from hypercare.ruleset import load_ruleset
@@ -59,19 +63,22 @@ def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed
     report = generate(source, start=start, days=days, customers=customers, seed=seed, ruleset=ruleset)
     print(f"generated {source} in {time.perf_counter() - began:.1f}s")
     print(report.summary())
+    if db_url is None:
+        db_url = fresh_embedded_database(DEMO_DATABASE)
+    senders = senders_from_settings(capture_dir=source / "alert-capture")
     with db.connect(db_url) as conn:
         db.migrate(conn)
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
             load = load_snapshot(conn, source, day)
             runs = evaluate_day(conn, day, ruleset, actor="demo")
-            alerts = sum(r.alerts for r in runs)
             print(
-                f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
-                f"({load.rows_quarantined} quarantined); "
+                f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows ({load.rows_quarantined} quarantined); "
                 + ", ".join(f"{r.area} {r.findings}" for r in runs)
-                + f"; {alerts} alert-marked"
             )
+            sent_at = ruleset.calendar.as_of_end(day).astimezone(dt.UTC)
+            dispatched = dispatch(conn, ruleset, senders, now=sent_at, dispatch_id=f"demo-{day}")
+            print(f"    alerts: {dispatched.summary()}; " + _alerts_by_role(conn, sent_at))
         _print_findings(conn)
         agreement = truth_agreement(conn, source / "ground_truth.csv", list(AREAS))
     print(
@@ -83,6 +90,22 @@ def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed
         print(agreement.unexpected.head(10))
     print(f"done in {time.perf_counter() - began:.1f}s; the audit store is {db.resolve_url(db_url)}")
     return 0 if agreement.exact else 1
+
+
+def fresh_embedded_database(name: str) -> str:
+    """An empty database on the embedded server, so every demo starts from a clean store."""
+    admin_url = db.embedded_url(database="postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("drop database if exists {} with (force)").format(psycopg.sql.Identifier(name)))
+    return db.embedded_url(database=name)
+
+
+def _alerts_by_role(conn: psycopg.Connection, sent_at: dt.datetime) -> str:
+    rows = conn.execute(
+        "select owner_role, kind, count(*) from hypercare.alert_outbox where sent_at = %s group by 1, 2 order by 1, 2",
+        (sent_at,),
+    ).fetchall()
+    return ", ".join(f"{role} {count} {kind}" for role, kind, count in rows) or "nothing to send"
 
 
 def _print_findings(conn: psycopg.Connection) -> None:

@@ -44,11 +44,12 @@ def evaluate_day(
     ruleset: RuleSet,
     areas: list[str] | None = None,
     actor: str = "hypercare",
+    run_url: str | None = None,
 ) -> list[RunSummary]:
     """Evaluate `areas` (default all) on snapshot `as_of`; each area commits on its own.
 
-    Re-running a day replaces exactly that day's outputs; re-running it under another
-    rule set is recorded in the audit log as a backfill.
+    Re-running a day replaces exactly that day's outputs (and its unsent notifications);
+    re-running it under another rule set is recorded in the audit log as a backfill.
     """
     unknown = set(areas or ()) - set(AREAS)
     if unknown:
@@ -75,7 +76,7 @@ def evaluate_day(
                     f"{area}@{as_of}",
                     {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
                 )
-            write_area_result(conn, as_of, area, ruleset, result)
+            write_area_result(conn, as_of, area, ruleset, result, run_url)
         summary = RunSummary(
             as_of=as_of,
             area=area,

@@ -5,28 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
-from functools import cache
 
 import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from hypercare.db import QUERIES_DIR, copy_frame
+from hypercare.alerts.outbox import enqueue_run
+from hypercare.db import copy_frame, named_queries
 from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet
 
 _AUDIT_LOCK = 727_003
 _GENESIS = "0" * 64
-
-
-@cache
-def queries(name: str) -> dict[str, str]:
-    """Statements of include/sql/queries/<name>.sql, keyed by their `-- name:` marker."""
-    text = (QUERIES_DIR / f"{name}.sql").read_text()
-    parts = re.split(r"^-- name: (\w+)\s*$", text, flags=re.MULTILINE)
-    return {parts[i]: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
 def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "hypercare") -> bool:
@@ -42,14 +33,19 @@ def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "h
 
 
 def write_area_result(
-    conn: psycopg.Connection, as_of: dt.date, area: str, ruleset: RuleSet, result: AreaResult
+    conn: psycopg.Connection,
+    as_of: dt.date,
+    area: str,
+    ruleset: RuleSet,
+    result: AreaResult,
+    run_url: str | None = None,
 ) -> None:
     """Replace the (as_of, area) run's outputs and refresh the lifecycle it touches.
 
     The caller owns the transaction: everything of one run commits together or not at all.
     """
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
-    run_sql, lifecycle_sql = queries("write_run"), queries("finding_lifecycle")
+    run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
     conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
     conn.execute("truncate affected_findings")
     conn.execute(lifecycle_sql["collect_on_day"], params)
@@ -73,6 +69,7 @@ def write_area_result(
         "upsert_state",
     ):
         conn.execute(lifecycle_sql[name], params)
+    enqueue_run(conn, as_of, area, ruleset, run_url)
 
 
 _SQL_TYPES = {

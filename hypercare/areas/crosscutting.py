@@ -42,10 +42,13 @@ def evaluate_backlog(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> Ar
             pl.col("onboarding_id", "opportunity_id", "account_id", "segment", "strategic").first(),
             pl.lit(True).alias("high_value"),
             pl.col("age_bd").max().alias("oldest_business_days"),
+            pl.col("episode_opened_on").min().cast(pl.Datetime("us", "UTC")).alias("oldest_opened_on"),
             pl.struct("rule_id", "subject_key", "age_bd").alias("aged_findings"),
         )
     )
-    found = findings_from(rule, aged, subject="journey", evidence=["oldest_business_days", "aged_findings"])
+    found = findings_from(
+        rule, aged, subject="journey", since="oldest_opened_on", evidence=["oldest_business_days", "aged_findings"]
+    )
     metrics = metrics_by(
         aged.with_columns(pl.col("segment").fill_null("unknown")), "aged_high_value_onboardings", "segment", pl.len()
     )

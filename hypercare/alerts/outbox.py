@@ -1,0 +1,184 @@
+"""Writing notifications to the outbox: firing and resolved from evaluation runs,
+repeats and escalations from the dispatcher's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from hypercare.alerts.routing import EMAIL, arr_band, recipients
+from hypercare.db import copy_frame, named_queries
+from hypercare.ruleset import RuleSet
+
+OUTBOX_STAGE: dict[str, pl.DataType] = {
+    "finding_id": pl.String,
+    "kind": pl.String,
+    "episode_on": pl.Date,
+    "step": pl.Int64,
+    "as_of": pl.Date,
+    "area": pl.String,
+    "rule_id": pl.String,
+    "severity": pl.String,
+    "owner_role": pl.String,
+    "recipient": pl.String,
+    "payload": pl.String,
+    "next_attempt_at": pl.Datetime("us", "UTC"),
+}
+
+AREA_DAGS = {"audit": "crosscutting", "backlog": "crosscutting", "contract": "ingest"}
+
+
+def redact(alerting: dict[str, Any], evidence: dict[str, Any]) -> dict[str, Any]:
+    """Evidence safe for a message: no configured sensitive keys, no email-like values."""
+    hidden = set(alerting.get("redact_keys", ()))
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return EMAIL.sub("[redacted]", value)
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if k not in hidden}
+        return value
+
+    return {k: clean(v) for k, v in evidence.items() if k not in hidden}
+
+
+def run_link(alerting: dict[str, Any], area: str, run_url: str | None) -> str:
+    base = alerting.get("airflow_base_url", "").rstrip("/")
+    return run_url or f"{base}/dags/hypercare_{AREA_DAGS.get(area, area)}"
+
+
+def _stage(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
+    sql_types = {pl.Date: "date", pl.Int64: "bigint", pl.String: "text"}
+    columns = ", ".join(f"{name} {sql_types.get(dtype, 'timestamptz')}" for name, dtype in OUTBOX_STAGE.items())
+    conn.execute(f"create temp table if not exists stage_outbox ({columns}) on commit drop")
+    conn.execute("truncate stage_outbox")
+    with conn.cursor() as cur:
+        copy_frame(cur, sql.Identifier("stage_outbox"), frame.select(list(OUTBOX_STAGE)))
+
+
+def _insert(conn: psycopg.Connection, rows: list[dict[str, Any]], queries: dict[str, str]) -> int:
+    if not rows:
+        return 0
+    _stage(conn, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
+    return conn.execute(queries["insert_staged"]).rowcount
+
+
+def enqueue_run(
+    conn: psycopg.Connection, as_of: dt.date, area: str, ruleset: RuleSet, run_url: str | None = None
+) -> int:
+    """Queue firing and resolved notifications of one (as_of, area) run, inside its transaction.
+
+    A re-run replaces the run's unsent notifications; a backfill of a day older than the
+    area's newest run never pages about the past.
+    """
+    queries = named_queries("alerts")
+    params = {"as_of": as_of, "area": area}
+    conn.execute(queries["drop_unsent_of_run"], params)
+    latest = conn.execute(queries["latest_run"], params).fetchone()[0]
+    if latest is not None and as_of < latest:
+        return 0
+    alerting = ruleset.content["alerting"]
+    link = run_link(alerting, area, run_url)
+    rows = []
+    cursor = conn.execute(queries["firing_candidates"], params)
+    columns = [c.name for c in cursor.description]
+    for record in (dict(zip(columns, row, strict=True)) for row in cursor):
+        payload = {
+            "rule_id": record["rule_id"],
+            "subject_key": record["subject_key"],
+            "severity": record["severity"],
+            "reason_code": record["reason_code"],
+            "onboarding_id": record["onboarding_id"],
+            "opportunity_id": record["opportunity_id"],
+            "account_name": record["account_name"],
+            "segment": record["segment"],
+            "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
+            "since": record["since"].isoformat() if record["since"] else None,
+            "as_of": as_of.isoformat(),
+            "reopened": record["event"] == "reopened",
+            "evidence": redact(alerting, json.loads(record["evidence"])),
+            "owner_roles": list(record["owner_roles"]),
+            "next_action": alerting.get("next_actions", {}).get(record["rule_id"], "Investigate and fix the cause."),
+            "run_link": link,
+        }
+        for recipient in recipients(alerting, list(record["owner_roles"]), record["segment"], record["sales_owner"]):
+            rows.append(
+                {
+                    "finding_id": str(record["finding_id"]),
+                    "kind": "firing",
+                    "episode_on": as_of,
+                    "step": 0,
+                    "as_of": as_of,
+                    "area": area,
+                    "rule_id": record["rule_id"],
+                    "severity": record["severity"],
+                    "owner_role": recipient.owner_role,
+                    "recipient": recipient.address,
+                    "payload": json.dumps(payload, default=str),
+                    "next_attempt_at": None,
+                }
+            )
+    queued = _insert(conn, rows, queries)
+    queued += conn.execute(queries["enqueue_resolved"], params).rowcount
+    return queued
+
+
+def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datetime) -> int:
+    """Queue repeats of open, unacknowledged alerts and escalations of unacknowledged ones."""
+    queries = named_queries("alerts")
+    alerting = ruleset.content["alerting"]
+    repeat_hours = float(alerting["repeat_interval_business_hours"])
+    escalation = alerting.get("escalation") or {}
+    chain = list(escalation.get("chain", ()))
+    escalate_after = dt.timedelta(minutes=float(escalation.get("after_minutes", 0)))
+    escalate_severities = set(escalation.get("severities", ("critical",)))
+    cal = ruleset.calendar
+    rows = []
+    cursor = conn.execute(queries["open_alerts"])
+    columns = [c.name for c in cursor.description]
+    escalated: set[tuple] = set()
+    for record in (dict(zip(columns, row, strict=True)) for row in cursor):
+        base = {
+            "finding_id": str(record["finding_id"]),
+            "episode_on": record["episode_on"],
+            "as_of": None,
+            "area": None,
+            "rule_id": record["rule_id"],
+            "severity": record["severity"],
+            "payload": record["payload"],
+            "next_attempt_at": None,
+        }
+        if cal.business_days_between(record["last_sent_at"], now) * 24 >= repeat_hours:
+            rows.append(
+                base
+                | {
+                    "kind": "repeat",
+                    "step": (record["repeats"] or 0) + 1,
+                    "owner_role": record["owner_role"],
+                    "recipient": record["recipient"],
+                }
+            )
+        key = (record["finding_id"], record["episode_on"])
+        if record["severity"] in escalate_severities and chain and key not in escalated:
+            escalated.add(key)
+            due_steps = int((now - record["first_sent_at"]) / escalate_after) if escalate_after else 0
+            for step in range((record["escalations"] or 0) + 1, min(due_steps, len(chain)) + 1):
+                role = chain[step - 1]
+                for recipient in recipients(alerting, [role], json.loads(record["payload"]).get("segment"), None):
+                    rows.append(
+                        base
+                        | {
+                            "kind": "escalation",
+                            "step": step,
+                            "owner_role": recipient.owner_role,
+                            "recipient": recipient.address,
+                        }
+                    )
+    return _insert(conn, rows, queries)

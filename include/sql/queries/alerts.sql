@@ -1,0 +1,164 @@
+-- Alert notifications written by evaluation runs and by the dispatcher.
+
+-- name: latest_run
+select max(as_of) from hypercare.evaluation_runs where area = %(area)s;
+
+-- name: drop_unsent_of_run
+delete from hypercare.alert_outbox where as_of = %(as_of)s and area = %(area)s and status = 'pending';
+
+-- name: firing_candidates
+-- Alert-marked findings whose episode opened (or reopened) on this day, with the customer
+-- facts a message needs, read from the same snapshot.
+select o.finding_id, o.rule_id, o.subject_key, o.severity, o.reason_code, o.owner_roles, o.since,
+       o.evidence::text as evidence, o.onboarding_id, coalesce(o.opportunity_id, p.opportunity_id) as opportunity_id,
+       o.segment, d.account_name, d.arr, d.sales_owner, e.event
+from hypercare.finding_occurrences o
+join hypercare.finding_events e
+  on e.finding_id = o.finding_id and e.event_on = o.as_of and e.event in ('opened', 'reopened')
+left join lateral (
+    select opportunity_id from hypercare.landing_onboarding_projects p
+    where p.snapshot_date = o.as_of and p.onboarding_id = o.onboarding_id
+    order by p.created_at limit 1
+) p on true
+left join hypercare.landing_deals d
+  on d.snapshot_date = o.as_of and d.opportunity_id = coalesce(o.opportunity_id, p.opportunity_id)
+where o.as_of = %(as_of)s and o.area = %(area)s and o.alert;
+
+-- name: enqueue_resolved
+-- A finding that cleared on this day gets a resolved message wherever its episode was
+-- announced (or is still waiting to be).
+insert into hypercare.alert_outbox (
+    notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
+    recipient, payload)
+select md5(f.finding_id::text || '|resolved|' || f.episode_on || '|' || f.recipient)::uuid,
+       f.finding_id, 'resolved', f.episode_on, 0, %(as_of)s, %(area)s, f.rule_id, f.severity, f.owner_role,
+       f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text)
+from (
+    select distinct on (x.finding_id, x.recipient) x.*
+    from hypercare.alert_outbox x
+    join hypercare.finding_events e
+      on e.finding_id = x.finding_id and e.event = 'resolved' and e.event_on = %(as_of)s
+    join hypercare.finding_state s on s.finding_id = x.finding_id and s.area = %(area)s
+    where x.kind in ('firing', 'escalation') and x.status in ('pending', 'sending', 'sent', 'failed')
+      and x.episode_on = (select max(p.event_on) from hypercare.finding_events p
+                          where p.finding_id = x.finding_id and p.event in ('opened', 'reopened')
+                            and p.event_on < %(as_of)s)
+    order by x.finding_id, x.recipient, x.episode_on desc
+) f
+on conflict (notification_id) do nothing;
+
+-- name: insert_staged
+insert into hypercare.alert_outbox (
+    notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
+    recipient, payload, next_attempt_at)
+select md5(finding_id || '|' || kind || '|' || episode_on || '|' || step || '|' || recipient)::uuid,
+       finding_id::uuid, kind, episode_on, step, as_of, area, rule_id, severity, owner_role, recipient,
+       payload::jsonb, coalesce(next_attempt_at, '-infinity')
+from stage_outbox
+on conflict (notification_id) do nothing;
+
+-- name: open_alerts
+-- Episodes announced and still open, with what was sent, for repeats and escalations.
+select x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient,
+       (array_agg(x.payload::text) filter (where x.kind = 'firing'))[1] as payload,
+       max(x.sent_at) filter (where x.kind in ('firing', 'repeat')) as last_sent_at,
+       min(x.sent_at) filter (where x.kind = 'firing') as first_sent_at,
+       max(x.step) filter (where x.kind = 'repeat') as repeats,
+       max(x.step) filter (where x.kind = 'escalation') as escalations
+from hypercare.alert_outbox x
+join hypercare.finding_state s on s.finding_id = x.finding_id and s.status in ('open', 'reopened')
+where x.kind in ('firing', 'repeat', 'escalation')
+  and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                      where e.finding_id = x.finding_id and e.event in ('opened', 'reopened'))
+  and not exists (select 1 from hypercare.alert_acks a
+                  where a.finding_id = x.finding_id and a.episode_on = x.episode_on)
+group by x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient
+having min(x.sent_at) filter (where x.kind = 'firing') is not null;
+
+-- name: release_stale
+-- Claims older than the lease whose delivery could not be confirmed go back to the queue.
+update hypercare.alert_outbox set status = 'pending', claimed_by = null, claimed_at = null
+where status = 'sending' and claimed_at < %(stale_before)s and not (claimed_by = any(%(confirmed)s));
+
+-- name: confirm_stale
+update hypercare.alert_outbox set status = 'sent', sent_at = claimed_at, delivery_ref = 'confirmed:' || claimed_by
+where status = 'sending' and claimed_by = any(%(confirmed)s);
+
+-- name: stale_groups
+select claimed_by, min(recipient) from hypercare.alert_outbox
+where status = 'sending' and claimed_at < %(stale_before)s group by claimed_by;
+
+-- name: cancel_outdated
+-- Firing, repeat and escalation notices of an episode that is over are never sent; a
+-- resolved notice is sent only where its episode's alert went out.
+update hypercare.alert_outbox x set status = 'cancelled', last_error = 'episode over before delivery'
+where x.status in ('pending', 'failed') and x.kind <> 'resolved'
+  and not exists (
+      select 1 from hypercare.finding_state s
+      where s.finding_id = x.finding_id and s.status in ('open', 'reopened')
+        and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                            where e.finding_id = x.finding_id and e.event in ('opened', 'reopened')));
+
+-- name: cancel_unannounced_resolved
+update hypercare.alert_outbox x set status = 'cancelled', last_error = 'alert was never delivered'
+where x.status in ('pending', 'failed') and x.kind = 'resolved'
+  and not exists (
+      select 1 from hypercare.alert_outbox f
+      where f.finding_id = x.finding_id and f.episode_on = x.episode_on and f.recipient = x.recipient
+        and f.kind in ('firing', 'escalation') and f.status in ('pending', 'sending', 'sent', 'failed'));
+
+-- name: hold_silenced
+update hypercare.alert_outbox x set next_attempt_at = s.ends_at, silenced = true
+from (
+    select distinct on (o.notification_id) o.notification_id, s.ends_at
+    from hypercare.alert_outbox o
+    join hypercare.alert_silences s
+      on s.starts_at <= %(now)s and s.ends_at > %(now)s
+     and (s.rule_id is null or s.rule_id = o.rule_id)
+     and (s.subject_key is null or s.subject_key = o.payload->>'subject_key')
+     and (s.owner_role is null or s.owner_role = o.owner_role)
+    where o.status in ('pending', 'failed') and o.next_attempt_at <= %(now)s
+    order by o.notification_id, s.ends_at desc
+) s
+where x.notification_id = s.notification_id;
+
+-- name: hold_inhibited
+-- %(rules)s is a JSON list of {source, targets, equal}: a target notice waits while a
+-- source finding with the same key is open.
+update hypercare.alert_outbox x set next_attempt_at = %(now)s + interval '15 minutes', inhibited_by = i.source_id
+from (
+    select distinct on (o.notification_id) o.notification_id, s.finding_id as source_id
+    from hypercare.alert_outbox o
+    join jsonb_to_recordset(%(rules)s::jsonb) as r(source text, targets text[], equal text)
+      on o.rule_id = any(r.targets)
+    join hypercare.finding_state s
+      on s.rule_id = r.source and s.status in ('open', 'reopened')
+     and case r.equal when 'onboarding_id' then s.onboarding_id = o.payload->>'onboarding_id'
+                      else s.subject_key = o.payload->>'subject_key' end
+    where o.status in ('pending', 'failed') and o.kind <> 'resolved' and o.next_attempt_at <= %(now)s
+    order by o.notification_id
+) i
+where x.notification_id = i.notification_id;
+
+-- name: claim_due
+update hypercare.alert_outbox x set status = 'sending', claimed_by = %(dispatch_id)s, claimed_at = %(now)s
+where x.notification_id in (
+    select notification_id from hypercare.alert_outbox
+    where status in ('pending', 'failed') and next_attempt_at <= %(now)s
+    order by recipient, created_at
+    limit %(batch_size)s
+    for update skip locked)
+returning notification_id::text, kind, recipient, payload::text, attempts;
+
+-- name: mark_sent
+update hypercare.alert_outbox set status = 'sent', sent_at = %(now)s, delivery_ref = %(ref)s,
+       attempts = attempts + 1, claimed_by = %(group)s, last_error = null
+where notification_id = any(%(ids)s::uuid[]);
+
+-- name: mark_failed
+update hypercare.alert_outbox set status = 'failed', attempts = attempts + 1, last_error = %(error)s,
+       next_attempt_at = %(retry_at)s, claimed_by = null, claimed_at = null
+where notification_id = any(%(ids)s::uuid[]);
+
+-- name: set_group
+update hypercare.alert_outbox set claimed_by = %(group)s where notification_id = any(%(ids)s::uuid[]);

@@ -1,0 +1,274 @@
+"""Alert delivery against real loopback servers: a Slack stand-in and an SMTP sink."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from hypercare.alerts.actions import acknowledge, silence
+from hypercare.alerts.dispatch import dispatch
+from hypercare.alerts.senders import SlackApiSender, SlackWebhookSender, SmtpSender
+from hypercare.findings import AreaResult, findings_from
+from hypercare.ruleset import load_ruleset
+from hypercare.store import register_ruleset, verify_audit, write_area_result
+from tests.loopback import MailSink, SlackStandIn
+
+RULES = load_ruleset()
+MON, TUE, WED = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
+FRI, MON2 = dt.date(2026, 11, 6), dt.date(2026, 11, 9)
+
+
+def end_of(day: dt.date, hours: float = 0) -> dt.datetime:
+    return RULES.calendar.as_of_end(day).astimezone(dt.UTC) + dt.timedelta(hours=hours)
+
+
+def onboarding(onboarding_id: str, **extra) -> dict:
+    row = {
+        "onboarding_id": onboarding_id,
+        "segment": "mid_market",
+        "strategic": False,
+        "high_value": False,
+        "project_id": f"P-{onboarding_id}",
+        "created_at": dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC),
+    }
+    return row | extra
+
+
+def area_result(rule_id: str, rows: list[dict], ruleset=RULES, **kwargs) -> AreaResult:
+    rule = ruleset.rule(rule_id)
+    frame = (
+        pl.DataFrame(rows, infer_schema_length=None)
+        if rows
+        else pl.DataFrame(schema={"onboarding_id": pl.String, "project_id": pl.String})
+    )
+    evidence = [c for c in frame.columns if c not in ("segment", "strategic", "high_value")]
+    return AreaResult(findings=findings_from(rule, frame, subject="onboarding_id", evidence=evidence, **kwargs))
+
+
+def evaluate(conn, day, area, *results: AreaResult, ruleset=RULES):
+    merged = AreaResult(findings=pl.concat([r.findings for r in results]))
+    with conn.transaction():
+        register_ruleset(conn, ruleset)
+        write_area_result(conn, day, area, ruleset, merged)
+
+
+@pytest.fixture
+def slack():
+    with SlackStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+def mail():
+    with MailSink() as sink:
+        yield sink
+
+
+@pytest.fixture
+def senders(slack, mail):
+    return {
+        "slack": SlackWebhookSender(WebhookClient(f"{slack.base}/webhook", timeout=2)),
+        "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com"),
+    }
+
+
+def outbox(conn) -> list[tuple]:
+    return conn.execute(
+        "select rule_id, kind, owner_role, recipient, status from hypercare.alert_outbox order by 1, 2, 3, 4"
+    ).fetchall()
+
+
+def no_owner(*ids, **extra):
+    return area_result("ownership.no_owner", [onboarding(i, **extra) for i in ids])
+
+
+def test_only_alert_marked_findings_page_and_each_recipient_gets_one_grouped_message(conn, senders, slack, mail):
+    dashboard_only = area_result("ownership.missing_role", [onboarding("N9")])
+    evaluate(conn, MON, "ownership", no_owner("N1", "N2"), dashboard_only)
+    report = dispatch(conn, RULES, senders, now=end_of(MON))
+    # no_owner routes to revops (#revops-alerts) and onboarding_lead (#onboarding-leads + email).
+    assert report.messages_sent == 3 and report.notifications_sent == 6
+    assert sorted(p["channel"] for p in slack.webhook_posts) == ["#onboarding-leads", "#revops-alerts"]
+    assert all("N1" in p["text"] and "N2" in p["text"] for p in slack.webhook_posts)
+    assert "missing role" not in json.dumps(slack.webhook_posts).lower()
+    assert [m["To"] for m in mail.messages] == ["onboarding-leads@example.com"]
+
+
+def test_reruns_never_duplicate(conn, senders, slack, mail):
+    for _ in range(2):
+        evaluate(conn, MON, "ownership", no_owner("N1"))
+        dispatch(conn, RULES, senders, now=end_of(MON))
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))
+    assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
+
+
+def test_outage_rate_limit_and_timeout_delay_but_never_lose(conn, senders, slack, mail):
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    slack.plan.extend([("status", 500), ("rate_limit", 600)])
+    first = dispatch(conn, RULES, senders, now=end_of(MON))
+    assert len(first.failures) == 2 and slack.webhook_posts == []
+    retry_at = conn.execute(
+        "select recipient, next_attempt_at - %s from hypercare.alert_outbox where status = 'failed'", (end_of(MON),)
+    ).fetchall()
+    assert max(delay for _, delay in retry_at) >= dt.timedelta(seconds=600)  # Retry-After honoured
+    slack.plan.append(("hang", 3))  # longer than the client's 2 s timeout
+    second = dispatch(conn, RULES, senders, now=end_of(MON, 0.05))
+    assert second.failures and slack.webhook_posts == []
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))
+    assert sorted(p["channel"] for p in slack.webhook_posts) == ["#onboarding-leads", "#revops-alerts"]
+    dispatch(conn, RULES, senders, now=end_of(MON, 2))
+    assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
+
+
+class CrashAfterSend:
+    """A sender whose process dies right after the message left: nothing is recorded."""
+
+    def __init__(self, inner):
+        self.inner, self.channel = inner, inner.channel
+
+    def send(self, target, message, fingerprint):
+        self.inner.send(target, message, fingerprint)
+        raise SystemExit("killed between send and commit")
+
+    def delivered(self, target, fingerprint):
+        return self.inner.delivered(target, fingerprint)
+
+
+def test_crash_after_send_is_confirmed_not_resent_with_the_web_api(conn, slack, mail):
+    api = SlackApiSender(WebClient(token="xoxb-test", base_url=f"{slack.base}/api/", timeout=2))
+    email = SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    with pytest.raises(SystemExit):
+        dispatch(conn, RULES, {"slack": CrashAfterSend(api), "email": email}, now=end_of(MON))
+    conn.rollback()
+    assert len(slack.api_messages) == 1
+    dispatch(conn, RULES, {"slack": api, "email": email}, now=end_of(MON, 0.05))  # within the lease
+    dispatch(conn, RULES, {"slack": api, "email": email}, now=end_of(MON, 1))
+    channels = sorted(m["channel"] for m in slack.api_messages)
+    assert channels == ["#onboarding-leads", "#revops-alerts"]
+    assert conn.execute("select count(*) from hypercare.alert_outbox where status <> 'sent'").fetchone() == (0,)
+
+
+def test_email_resend_after_a_crash_keeps_its_message_id(conn, slack, mail):
+    email = SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")
+    webhook = SlackWebhookSender(WebhookClient(f"{slack.base}/webhook", timeout=2))
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    with pytest.raises(SystemExit):
+        dispatch(conn, RULES, {"slack": webhook, "email": CrashAfterSend(email)}, now=end_of(MON))
+    conn.rollback()
+    dispatch(conn, RULES, {"slack": webhook, "email": email}, now=end_of(MON, 1))
+    ids = [m["Message-ID"] for m in mail.messages]
+    assert len(ids) == 2 and len(set(ids)) == 1  # the receiving side sees one message, twice
+
+
+def test_repeat_counts_business_hours_and_resolved_follows(conn, senders, slack):
+    evaluate(conn, FRI, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(FRI, -7))  # Friday 17:00
+    for day in (dt.date(2026, 11, 7), dt.date(2026, 11, 8)):
+        evaluate(conn, day, "ownership", no_owner("N1"))
+        dispatch(conn, RULES, senders, now=end_of(day))
+    assert len(slack.webhook_posts) == 2  # the weekend adds no business hours
+    evaluate(conn, MON2, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(MON2, -7))  # Monday 17:00: 24 business hours
+    assert [p["text"].split("]")[0] for p in slack.webhook_posts[2:]] == ["[Still open", "[Still open"]
+    evaluate(conn, dt.date(2026, 11, 10), "ownership", no_owner())
+    dispatch(conn, RULES, senders, now=end_of(dt.date(2026, 11, 10)))
+    resolved = [p for p in slack.webhook_posts if p["text"].startswith("[Resolved]")]
+    assert sorted(p["channel"] for p in resolved) == ["#onboarding-leads", "#revops-alerts"]
+
+
+def test_acknowledged_alerts_stop_repeating_and_are_audited(conn, senders, slack):
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    finding_id = conn.execute("select finding_id::text from hypercare.finding_state").fetchone()[0]
+    acknowledge(conn, finding_id, by="lead@example.com", note="assigning now", at=end_of(MON, 1))
+    evaluate(conn, TUE, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(WED))
+    assert len(slack.webhook_posts) == 2
+    status = conn.execute("select status from hypercare.findings").fetchone()[0]
+    assert status == "acknowledged"
+    assert verify_audit(conn)[0]
+    assert conn.execute("select action from hypercare.audit_log where action = 'acknowledge'").fetchall()
+
+
+def test_inhibition_holds_kickoff_alerts_while_no_owner_is_open(conn, senders, slack):
+    kickoff_rule = "ownership.kickoff_not_scheduled"
+    high_value = onboarding("N1", high_value=True, strategic=True)
+    kickoff = area_result(kickoff_rule, [high_value], severity=pl.lit("high"), alert=pl.lit(True))
+    evaluate(conn, MON, "ownership", no_owner("N1"), kickoff)
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    assert all("kickoff" not in p["text"].lower() for p in slack.webhook_posts)
+    evaluate(conn, TUE, "ownership", kickoff)  # owner assigned; kickoff still late
+    dispatch(conn, RULES, senders, now=end_of(TUE))
+    assert any("Ownership: kickoff not scheduled" in p["text"] for p in slack.webhook_posts)
+
+
+def test_silence_holds_until_it_expires(conn, senders, slack):
+    silence(
+        conn,
+        author="ops@example.com",
+        reason="routing fix deploying",
+        rule_id="ownership.no_owner",
+        starts_at=end_of(MON, -12),
+        ends_at=end_of(MON, 6),
+    )
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    assert slack.webhook_posts == []
+    dispatch(conn, RULES, senders, now=end_of(MON, 7))
+    assert len(slack.webhook_posts) == 2
+    assert conn.execute("select count(*) from hypercare.audit_log where action = 'silence'").fetchone() == (1,)
+
+
+def test_unacknowledged_critical_alerts_escalate_along_the_chain(conn, senders, slack, mail):
+    rule = dataclasses.replace(RULES.rule("ownership.no_owner"), severity="critical")
+    critical = dataclasses.replace(RULES, rules=RULES.rules | {"ownership.no_owner": rule})
+    evaluate(
+        conn,
+        MON,
+        "ownership",
+        area_result("ownership.no_owner", [onboarding("N1")], ruleset=critical),
+        ruleset=critical,
+    )
+    dispatch(conn, critical, senders, now=end_of(MON))
+    dispatch(conn, critical, senders, now=end_of(MON, 4.1))
+    dispatch(conn, critical, senders, now=end_of(MON, 8.1))
+    dispatch(conn, critical, senders, now=end_of(MON, 12.1))
+    escalations = conn.execute(
+        "select step, owner_role, recipient from hypercare.alert_outbox where kind = 'escalation' order by 1, 3"
+    ).fetchall()
+    assert escalations == [
+        (1, "onboarding_lead", "email:onboarding-leads@example.com"),
+        (1, "onboarding_lead", "slack:#onboarding-leads"),
+        (2, "workflow_owner", "email:workflow-owner@example.com"),
+        (2, "workflow_owner", "slack:#hypercare"),
+    ]
+
+
+def test_messages_carry_no_sensitive_values(conn, senders, slack, mail):
+    leaky = onboarding(
+        "N1", bill_to_contact="jane.doe@customer.com", note="call jane.doe@customer.com", tax_id="DE123456789"
+    )
+    evaluate(conn, MON, "ownership", area_result("ownership.no_owner", [leaky]))
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    texts = [json.dumps(p) for p in slack.webhook_posts] + [m.as_string() for m in mail.messages]
+    assert texts
+    for text in texts:
+        assert "jane.doe" not in text and "DE123456789" not in text
+        assert "Assign a named onboarding owner" in text or "Assign a named onboarding owner" in text.replace("=\n", "")
+
+
+def test_email_is_a_real_mime_message(conn, senders, mail):
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    (message,) = mail.messages
+    assert message.is_multipart()
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["Message-ID"].endswith("@hypercare>")
+    assert "Ownership: no owner" in message.get_body(("plain",)).get_content()
