@@ -187,6 +187,7 @@ def load_snapshot(conn: psycopg.Connection, source_dir: Path, snapshot_date: dt.
             cur.execute(sql.SQL("truncate {}").format(partition))
             if result is not None:
                 copy_frame(cur, partition, result.good.with_columns(snapshot_date=pl.lit(snapshot_date)))
+            cur.execute(sql.SQL("analyze {}").format(partition))
 
         cur.execute("delete from hypercare.quarantine where snapshot_date = %s", (snapshot_date,))
         quarantine = [

@@ -63,6 +63,7 @@ def write_area_result(
     for name in (
         "collect_on_day",
         "collect_active",
+        "analyze_affected",
         "delete_events",
         "insert_events",
         "delete_vanished_state",

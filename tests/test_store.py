@@ -124,9 +124,9 @@ def test_trace_events_are_upserted_once(conn):
     run(conn, D[0], ["A"])
     run(conn, D[1], ["A"])
     rows = conn.execute(
-        "select onboarding_id, event_type, first_observed_on, last_observed_on from hypercare.trace_events"
+        "select onboarding_id, event_type, first_observed_on from hypercare.trace_events"
     ).fetchall()
-    assert rows == [("A", "project_created", D[0], D[1])]
+    assert rows == [("A", "project_created", D[0])]
 
 
 def test_audit_log_is_chained_and_append_only(conn):

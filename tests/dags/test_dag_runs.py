@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import psycopg
 import pytest
 
 from hypercare.ruleset import load_ruleset
 from hypercare.synth import generate
+from tests.loopback import MailSink, SlackStandIn
 
 START = dt.date(2026, 11, 2)
 DAY = dt.date(2026, 11, 9)
@@ -21,12 +23,12 @@ def source(tmp_path):
     return tmp_path
 
 
-def test_ingest_then_every_area_then_crosscutting(airflow_db, dagbag, db_url, source, monkeypatch):
+def test_ingest_then_every_area_then_crosscutting_then_alerts(airflow_db, runnable_dagbag, db_url, source, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HYPERCARE_DB", db_url)
-    run = dagbag.dags["hypercare_ingest"].test(run_conf={"source_dir": str(source), "as_of": DAY.isoformat()})
+    run = runnable_dagbag.dags["hypercare_ingest"].test(run_conf={"source_dir": str(source), "as_of": DAY.isoformat()})
     assert run.state == "success"
     for area in [*AREA_DAGS, "crosscutting"]:
-        run = dagbag.dags[f"hypercare_{area}"].test(run_conf={"as_of": DAY.isoformat()})
+        run = runnable_dagbag.dags[f"hypercare_{area}"].test(run_conf={"as_of": DAY.isoformat()})
         assert run.state == "success", area
 
     with psycopg.connect(db_url) as conn:
@@ -37,6 +39,32 @@ def test_ingest_then_every_area_then_crosscutting(airflow_db, dagbag, db_url, so
         deals = conn.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,)).fetchone()
         actors = conn.execute("select distinct actor from hypercare.audit_log").fetchall()
     assert loads[0] == 10
+    with SlackStandIn() as slack, MailSink() as mail:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HYPERCARE_SLACK_WEBHOOK",
+            json.dumps({"conn_type": "slackwebhook", "password": f"{slack.base}/webhook"}),
+        )
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HYPERCARE_SMTP",
+            json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": mail.port,
+                    "extra": {"from_email": "hypercare@example.com"},
+                }
+            ),
+        )
+        run = runnable_dagbag.dags["hypercare_alerts"].test()
+        assert run.state == "success"
+        with psycopg.connect(db_url) as conn:
+            sent = conn.execute("select count(*) from hypercare.alert_outbox where status = 'sent'").fetchone()[0]
+            unsent = conn.execute(
+                "select recipient, last_error from hypercare.alert_outbox where status in ('sending', 'failed') "
+                "or (status = 'pending' and inhibited_by is null)"
+            ).fetchall()
+        assert sent > 0 and unsent == []
+        assert slack.webhook_posts and mail.messages
     assert [r[0] for r in runs] == sorted([*AREA_DAGS, "contract", "audit", "backlog"])
     assert deals[0] > 100
     assert actors == [("airflow:hypercare_ingest",)]

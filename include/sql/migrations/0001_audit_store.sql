@@ -130,8 +130,7 @@ create table hypercare.trace_events (
     event_at          timestamptz not null,
     ref_id            text not null,
     attributes        jsonb not null,
-    first_observed_on date not null,
-    last_observed_on  date not null
+    first_observed_on date not null
 );
 create index trace_events_onboarding_idx on hypercare.trace_events (onboarding_id, event_at);
 create index trace_events_opportunity_idx on hypercare.trace_events (opportunity_id, event_at);

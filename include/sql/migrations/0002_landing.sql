@@ -219,3 +219,7 @@ create table hypercare.landing_system_records (
     _extra jsonb,
     primary key (snapshot_date, onboarding_id, system, field)
 ) partition by list (snapshot_date);
+
+-- Lookups by journey within one snapshot.
+create index landing_onboarding_projects_onboarding_idx on hypercare.landing_onboarding_projects (snapshot_date, onboarding_id);
+create index landing_onboarding_projects_opportunity_idx on hypercare.landing_onboarding_projects (snapshot_date, opportunity_id);

@@ -9,17 +9,19 @@ delete from hypercare.alert_outbox where as_of = %(as_of)s and area = %(area)s a
 -- name: firing_candidates
 -- Alert-marked findings whose episode opened (or reopened) on this day, with the customer
 -- facts a message needs, read from the same snapshot.
+with first_project as (
+    select distinct on (onboarding_id) onboarding_id, opportunity_id
+    from hypercare.landing_onboarding_projects
+    where snapshot_date = %(as_of)s
+    order by onboarding_id, created_at
+)
 select o.finding_id, o.rule_id, o.subject_key, o.severity, o.reason_code, o.owner_roles, o.since,
        o.evidence::text as evidence, o.onboarding_id, coalesce(o.opportunity_id, p.opportunity_id) as opportunity_id,
        o.segment, d.account_name, d.arr, d.sales_owner, e.event
 from hypercare.finding_occurrences o
 join hypercare.finding_events e
   on e.finding_id = o.finding_id and e.event_on = o.as_of and e.event in ('opened', 'reopened')
-left join lateral (
-    select opportunity_id from hypercare.landing_onboarding_projects p
-    where p.snapshot_date = o.as_of and p.onboarding_id = o.onboarding_id
-    order by p.created_at limit 1
-) p on true
+left join first_project p on p.onboarding_id = o.onboarding_id
 left join hypercare.landing_deals d
   on d.snapshot_date = o.as_of and d.opportunity_id = coalesce(o.opportunity_id, p.opportunity_id)
 where o.as_of = %(as_of)s and o.area = %(area)s and o.alert;

@@ -20,6 +20,9 @@ from hypercare.finding_occurrences
 where as_of = %(as_of)s and area = %(area)s
 on conflict do nothing;
 
+-- name: analyze_affected
+analyze affected_findings;
+
 -- name: delete_events
 delete from hypercare.finding_events e
 using affected_findings a

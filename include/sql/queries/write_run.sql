@@ -29,20 +29,23 @@ on conflict (as_of, area) do update set
     metric_count = excluded.metric_count, evaluated_at = excluded.evaluated_at;
 
 -- name: upsert_trace
--- Journey events are facts of the source, so a re-run only widens the observed window.
+-- Journey events are facts of the source: the first observation is kept, and a re-run
+-- only moves first_observed_on earlier or links a deal's event to its onboarding, so a
+-- day that sees nothing new writes nothing.
 insert into hypercare.trace_events as t (
     event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
-    attributes, first_observed_on, last_observed_on)
+    attributes, first_observed_on)
 select distinct on (event_id) event_id, onboarding_id, opportunity_id, account_id, event_type,
-       event_at, ref_id, attributes::jsonb, %(as_of)s, %(as_of)s
+       event_at, ref_id, attributes::jsonb, %(as_of)s
 from (
     select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, *
     from stage_trace
 ) s
 order by event_id
 on conflict (event_id) do update set
-    onboarding_id = coalesce(excluded.onboarding_id, t.onboarding_id),
+    onboarding_id = coalesce(t.onboarding_id, excluded.onboarding_id),
     first_observed_on = least(t.first_observed_on, excluded.first_observed_on),
-    last_observed_on = greatest(t.last_observed_on, excluded.last_observed_on),
-    attributes = case when excluded.last_observed_on >= t.last_observed_on
-                      then excluded.attributes else t.attributes end;
+    attributes = case when excluded.first_observed_on < t.first_observed_on
+                      then excluded.attributes else t.attributes end
+where excluded.first_observed_on < t.first_observed_on
+   or (t.onboarding_id is null and excluded.onboarding_id is not null);

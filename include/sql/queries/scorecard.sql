@@ -1,0 +1,211 @@
+-- Queries behind the daily scorecard. Every statement reads one as-of date (or a short
+-- list of dates) of the audit store, so a scorecard for day D can be recompiled later
+-- and gives the same numbers.
+
+-- name: evaluated_areas
+-- Which areas ran on each day, under which rule set.
+select as_of, area, rule_version
+from hypercare.evaluation_runs
+where as_of = any(%(days)s)
+order by as_of, area;
+
+-- name: findings_by_rule
+-- Finding counts per day, area, rule and severity (info included; callers filter).
+select as_of, area, rule_id, severity,
+       count(*) as findings,
+       count(*) filter (where high_value) as high_value,
+       count(*) filter (where alert) as alerting
+from hypercare.finding_occurrences
+where as_of = any(%(days)s)
+group by as_of, area, rule_id, severity
+order by as_of, area, rule_id, severity;
+
+-- name: exceptions_by_reason
+-- Exceptions (warn and above) per day, reason code and severity.
+select as_of, reason_code, severity, count(*) as findings
+from hypercare.finding_occurrences
+where as_of = any(%(days)s) and severity <> 'info'
+group by as_of, reason_code, severity
+order by as_of, reason_code, severity;
+
+-- name: metrics
+-- The metric rows the scorecard shows: named metrics plus every queue metric.
+select as_of, area, metric, dimension, dimension_value, value, detail
+from hypercare.metric_values
+where as_of = any(%(days)s)
+  and (metric = any(%(metrics)s) or starts_with(metric, 'queue.'))
+order by as_of, area, metric, dimension, dimension_value;
+
+-- name: metric_series
+-- Daily overall values of a few metrics over a date range (charts and weekly sums).
+select as_of, metric, value
+from hypercare.metric_values
+where as_of between %(start)s and %(end)s and dimension = 'all' and metric = any(%(metrics)s)
+order by as_of, metric;
+
+-- name: reopened_share
+-- Share of the day's exceptions whose finding has been reopened at least once by then.
+select count(*) as exceptions,
+       count(*) filter (where exists (
+           select 1 from hypercare.finding_events e
+           where e.finding_id = o.finding_id and e.event = 'reopened' and e.event_on <= o.as_of)) as reopened
+from hypercare.finding_occurrences o
+where o.as_of = %(as_of)s and o.severity <> 'info';
+
+-- name: fixes
+-- Exceptions (warn and above) of the day grouped into fixes by (rule, reason code), with
+-- what ranks them: how many, how old the oldest open episode is (calendar days from the
+-- day it opened or reopened), and the ARR of the affected deals (each deal once).
+with today as (
+    select o.finding_id, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
+           o.opportunity_id, o.high_value, o.owner_roles
+    from hypercare.finding_occurrences o
+    where o.as_of = %(as_of)s and o.severity <> 'info'
+),
+episodes as (
+    select e.finding_id, max(e.event_on) as opened_on
+    from hypercare.finding_events e
+    join today t on t.finding_id = e.finding_id
+    where e.event in ('opened', 'reopened') and e.event_on <= %(as_of)s
+    group by e.finding_id
+),
+deal_arr as (
+    select distinct t.rule_id, t.reason_code, t.opportunity_id, d.arr
+    from today t
+    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = t.opportunity_id
+),
+arr_at_risk as (
+    select rule_id, reason_code, sum(arr)::double precision as arr_at_risk
+    from deal_arr
+    group by rule_id, reason_code
+)
+select t.rule_id, t.reason_code,
+       count(*) as findings,
+       count(distinct coalesce(t.onboarding_id, t.opportunity_id, t.subject_key)) as customers,
+       count(*) filter (where t.high_value) as high_value,
+       max(case t.severity when 'critical' then 3 when 'high' then 2 else 1 end) as severity_rank,
+       coalesce(max(%(as_of)s::date - e.opened_on), 0) as oldest_days,
+       (array_agg(t.subject_key order by e.opened_on nulls last, t.subject_key))[1] as oldest_subject,
+       coalesce(max(a.arr_at_risk), 0) as arr_at_risk,
+       (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles
+from today t
+left join episodes e on e.finding_id = t.finding_id
+left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
+group by t.rule_id, t.reason_code;
+
+-- name: control_loop
+-- Where each open customer journey sits in the control loop on the day, from the
+-- landed snapshot of that day: the first step of the loop not yet done. A journey is
+-- stuck at its step when it has an exception (warn and above) that day from the areas
+-- that own the step.
+with projects as (
+    select p.onboarding_id, p.handoff_accepted_at, p.onboarding_owner, p.kickoff_scheduled_at
+    from hypercare.landing_onboarding_projects p
+    where p.snapshot_date = %(as_of)s and p.status in ('active', 'paused')
+),
+open_items as (
+    select distinct onboarding_id from hypercare.landing_provisioning_items
+    where snapshot_date = %(as_of)s and status <> 'done'
+),
+open_tasks as (
+    select distinct onboarding_id from hypercare.landing_customer_tasks
+    where snapshot_date = %(as_of)s and completed_at is null
+),
+open_writebacks as (
+    select distinct onboarding_id from hypercare.landing_writebacks
+    where snapshot_date = %(as_of)s and status <> 'succeeded'
+),
+value_reached as (
+    select distinct onboarding_id from hypercare.landing_milestones
+    where snapshot_date = %(as_of)s and milestone = 'first_value' and completed_at is not null
+),
+escalated as (
+    select distinct onboarding_id from hypercare.finding_occurrences
+    where as_of = %(as_of)s and alert and onboarding_id is not null
+),
+journeys as (
+    select p.onboarding_id as journey,
+           case
+               when p.handoff_accepted_at is null then 'validate'
+               when p.onboarding_owner is null or p.kickoff_scheduled_at is null then 'assign'
+               when i.onboarding_id is not null then 'provision'
+               when t.onboarding_id is not null then 'customer_tasks'
+               when x.onboarding_id is not null then 'escalate'
+               when w.onboarding_id is not null then 'write_back'
+               when v.onboarding_id is null then 'measure_value'
+               else 'value_reached'
+           end as stage
+    from projects p
+    left join open_items i on i.onboarding_id = p.onboarding_id
+    left join open_tasks t on t.onboarding_id = p.onboarding_id
+    left join escalated x on x.onboarding_id = p.onboarding_id
+    left join open_writebacks w on w.onboarding_id = p.onboarding_id
+    left join value_reached v on v.onboarding_id = p.onboarding_id
+    union all
+    -- Deals eligible on the day (the rules' shared definition, as in
+    -- hypercare.snapshot.with_deal_status) with no live or completed project: still to be
+    -- captured.
+    select d.opportunity_id, 'capture'
+    from hypercare.landing_deals d
+    where d.snapshot_date = %(as_of)s
+      and d.stage = 'closed_won' and d.excluded_reason is null
+      and d.contract_state in ('signed', 'countersigned')
+      and (d.payment_condition <> 'prepayment' or d.payment_received_at is not null)
+      and not exists (
+          select 1 from hypercare.landing_onboarding_projects p
+          where p.snapshot_date = %(as_of)s and p.opportunity_id = d.opportunity_id and p.status <> 'cancelled')
+),
+step_areas (stage, area) as (
+    values ('capture', 'trigger'), ('validate', 'handoff'), ('validate', 'trigger'), ('assign', 'ownership'),
+           ('provision', 'provisioning'), ('provision', 'billing'), ('customer_tasks', 'customer'),
+           ('escalate', 'backlog'), ('write_back', 'writeback'), ('measure_value', 'customer')
+),
+exceptions as (
+    select o.area, o.onboarding_id as journey
+    from hypercare.finding_occurrences o
+    where o.as_of = %(as_of)s and o.severity <> 'info' and o.onboarding_id is not null
+    union
+    select o.area, o.opportunity_id
+    from hypercare.finding_occurrences o
+    where o.as_of = %(as_of)s and o.severity <> 'info' and o.opportunity_id is not null
+),
+stuck as (
+    select distinct j.journey, j.stage
+    from journeys j
+    join step_areas s on s.stage = j.stage
+    join exceptions e on e.area = s.area and e.journey = j.journey
+)
+select j.stage, count(*) as customers, count(s.journey) as stuck
+from journeys j
+left join stuck s on s.journey = j.journey and s.stage = j.stage
+group by j.stage;
+
+-- name: alert_quality_exists
+select to_regclass('hypercare.alert_quality') is not null;
+
+-- name: alert_quality
+select rule_id, owner_role, sent, acknowledged, median_minutes_to_ack, resolved, reopened, silenced
+from hypercare.alert_quality
+order by sent desc, rule_id, owner_role;
+
+-- name: archive
+-- One row per as-of date: compiling a day again replaces its row, keeping when and to
+-- whom it was sent.
+insert into hypercare.scorecards (
+    as_of, hypercare_day, send_day, review_day, rule_versions, data, html, text_body, compiled_at)
+values (%(as_of)s, %(hypercare_day)s, %(send_day)s, %(review_day)s, %(rule_versions)s, %(data)s, %(html)s,
+        %(text_body)s, now())
+on conflict (as_of) do update set
+    hypercare_day = excluded.hypercare_day,
+    send_day = excluded.send_day,
+    review_day = excluded.review_day,
+    rule_versions = excluded.rule_versions,
+    data = excluded.data,
+    html = excluded.html,
+    text_body = excluded.text_body,
+    compiled_at = excluded.compiled_at;
+
+-- name: mark_sent
+update hypercare.scorecards
+set sent_at = %(sent_at)s, sent_to = %(sent_to)s
+where as_of = %(as_of)s;
