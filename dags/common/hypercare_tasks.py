@@ -23,11 +23,35 @@ def area_asset(area: str) -> Asset:
     return Asset(f"hypercare://audit-store/findings/{area}")
 
 
+def failure_notifiers() -> list[Any]:
+    """Tell the data engineers when a task finally fails: Slack through the webhook
+    connection named by HYPERCARE_FAILURE_SLACK_CONN_ID, email to HYPERCARE_FAILURE_EMAIL
+    through the `hypercare_smtp` connection; none when neither is configured."""
+    notifiers: list[Any] = []
+    text = "Hypercare task failed: {{ ti.dag_id }}.{{ ti.task_id }} ({{ run_id }}), see {{ ti.log_url }}"
+    if os.environ.get("HYPERCARE_FAILURE_SLACK_CONN_ID"):
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+        notifiers.append(
+            SlackWebhookNotifier(slack_webhook_conn_id=os.environ["HYPERCARE_FAILURE_SLACK_CONN_ID"], text=text)
+        )
+    if os.environ.get("HYPERCARE_FAILURE_EMAIL"):
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        notifiers.append(
+            SmtpNotifier(
+                to=os.environ["HYPERCARE_FAILURE_EMAIL"], subject=text, html_content=text, smtp_conn_id="hypercare_smtp"
+            )
+        )
+    return notifiers
+
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": OWNER,
     "retries": 2,
     "retry_delay": dt.timedelta(minutes=5),
     "retry_exponential_backoff": True,
+    "on_failure_callback": failure_notifiers(),
 }
 
 
