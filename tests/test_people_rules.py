@@ -273,3 +273,33 @@ def test_closed_projects_do_not_wait_on_customers():
     projects = [project("P1", "O1", onboarding_id="N1", status="completed")]
     tasks = [task("T1", "N1")]
     assert fired(customer, dt.date(2026, 11, 20), deals=deals, onboarding_projects=projects, customer_tasks=tasks) == {}
+
+
+def test_ai_conflicts_compare_list_columns_as_contract_text():
+    from hypercare.areas import ai
+
+    deals = [deal("O1", contracted_services=["implementation", "training"], package="Pro")]
+    projects = [project("P1", "O1", onboarding_id="N1")]
+    base = {
+        "onboarding_id": "N1",
+        "kind": "field_extraction",
+        "confidence": 0.95,
+        "evidence_count": 1,
+        "material_commitment": False,
+        "model": "m",
+        "prompt_version": "v1",
+        "created_at": ts("2026-11-02 13:00"),
+        "routing": "human_review",
+        "review_decision": "pending",
+        "customer_facing": False,
+        "sensitive_data": False,
+    }
+    suggestions = [
+        base | {"suggestion_id": "S1", "field": "contracted_services", "suggested_value": "implementation;training"},
+        base | {"suggestion_id": "S2", "field": "contracted_services", "suggested_value": "implementation;sso"},
+        base | {"suggestion_id": "S3", "field": "package", "suggested_value": " pro "},
+        base
+        | {"suggestion_id": "S4", "field": "package", "suggested_value": "Enterprise", "review_decision": "rejected"},
+    ]
+    found = fired(ai, dt.date(2026, 11, 3), deals=deals, onboarding_projects=projects, ai_suggestions=suggestions)
+    assert {s for r, s in found if r == "ai.conflicts_with_source"} == {"S2"}

@@ -15,7 +15,8 @@ CONFIDENCE_BUCKETS = [0.5, 0.6, 0.7, 0.8, 0.9]
 
 
 def _comparable(value: pl.Expr) -> pl.Expr:
-    """Values as compared for conflicts: numbers numerically, text trimmed and lower-cased."""
+    """Values as compared for conflicts: numbers numerically, text trimmed and lower-cased
+    (a list column as its ";"-joined text, as the contract writes it)."""
     text = value.cast(pl.String).str.strip_chars().str.to_lowercase()
     number = text.cast(pl.Float64, strict=False)
     return pl.when(number.is_not_null()).then(number.cast(pl.String)).otherwise(text)
@@ -52,8 +53,12 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
 
     rule = ruleset.rule("ai.conflicts_with_source")
     deals = snapshot["deals"]
-    scalar_columns = [c for c, t in deals.schema.items() if c != "opportunity_id" and not isinstance(t, pl.List)]
-    deal_values = deals.select("opportunity_id", *[pl.col(c).cast(pl.String) for c in scalar_columns]).unpivot(
+    as_text = [
+        (pl.col(c).list.join(";") if isinstance(t, pl.List) else pl.col(c).cast(pl.String)).alias(c)
+        for c, t in deals.schema.items()
+        if c != "opportunity_id"
+    ]
+    deal_values = deals.select("opportunity_id", *as_text).unpivot(
         index="opportunity_id", variable_name="target_field", value_name="deal_value"
     )
     conflicts = (
