@@ -303,3 +303,11 @@ def test_ai_conflicts_compare_list_columns_as_contract_text():
     ]
     found = fired(ai, dt.date(2026, 11, 3), deals=deals, onboarding_projects=projects, ai_suggestions=suggestions)
     assert {s for r, s in found if r == "ai.conflicts_with_source"} == {"S2"}
+
+
+def test_a_field_filled_after_the_as_of_instant_is_still_missing():
+    deals = [deal("O1", segment="smb")]
+    projects = [project("P1", "O1", onboarding_id="N1", kickoff_scheduled_for=ts("2026-11-25 10:00"))]
+    fields = handoff_rows("N1", ts("2026-11-02 10:00"), package={"filled_at": ts("2026-11-25 00:01")})
+    found = fired(handoff, dt.date(2026, 11, 24), deals=deals, onboarding_projects=projects, handoff_fields=fields)
+    assert ("handoff.incomplete_before_kickoff", "N1") in found

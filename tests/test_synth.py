@@ -9,6 +9,7 @@ written files after dropping exactly the rows that validator rejects.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,13 @@ from hypercare.ruleset import DEFAULT_RULES_FILE, RuleSet, load_ruleset, parse_r
 from hypercare.synth import TRUTH_FILE, generate
 from hypercare.synth.snapshots import ENTITIES, PLANNED_COLUMNS
 from hypercare.synth.truth import ORACLES, SnapshotView, truth_for
+from hypercare.synth.truth_systems import LOOKBACK_RULES, Trail
 
 START = dt.date(2026, 11, 2)
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S%#z"
 UTC = dt.UTC
+TYPED = {"ts": pl.Datetime("us", "UTC"), "bool": pl.Boolean, "int": pl.Int64, "decimal": pl.Float64, "date": pl.Date}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -83,6 +86,7 @@ def typed_view(folder: Path, day: dt.date) -> SnapshotView:
         frames[entity] = clean.with_columns(
             [parse_ts(c.name) for c in spec.columns if c.type == "ts"]
             + [pl.col(c.name) == "true" for c in spec.columns if c.type == "bool"]
+            + [pl.col(c.name).cast(TYPED[c.type]) for c in spec.columns if c.type in ("int", "decimal")]
         )
     return SnapshotView(day=day, frames=frames, file_rows=rows, quarantined=quarantined)
 
@@ -124,8 +128,10 @@ def test_only_last_writes_the_full_runs_last_day(tmp_path, ruleset):
     day = (START + dt.timedelta(days=5)).isoformat()
     assert [p.name for p in (tmp_path / "last").iterdir() if p.is_dir()] == [day]
     assert folder_bytes(tmp_path / "full" / day) == folder_bytes(tmp_path / "last" / day)
-    full_truth = pl.read_csv(tmp_path / "full" / TRUTH_FILE).filter(pl.col("as_of") == day)
-    assert pl.read_csv(tmp_path / "last" / TRUTH_FILE).equals(full_truth)
+    # Rules that look back see only the written days, so they are left out of the match.
+    same_day = ~pl.col("rule_id").is_in(LOOKBACK_RULES)
+    full_truth = pl.read_csv(tmp_path / "full" / TRUTH_FILE).filter((pl.col("as_of") == day) & same_day)
+    assert pl.read_csv(tmp_path / "last" / TRUTH_FILE).filter(same_day).equals(full_truth)
     assert last.rows[last.written_days[0]] == full.rows[full.written_days[-1]]
 
 
@@ -236,10 +242,13 @@ def test_excluded_deals_never_appear_in_the_truth(month):
 
 
 def test_truth_is_what_the_written_files_say(month, ruleset):
+    """Replayed day by day: the trace and backlog rules remember the earlier days."""
     out, report, truth = month
-    for day in report.written_days[::4]:
-        recomputed = truth_for(typed_view(out / day.isoformat(), day), ruleset)
-        assert recomputed.equals(truth.filter(pl.col("as_of") == day)), day
+    trail = Trail()
+    for index, day in enumerate(report.written_days):
+        recomputed = truth_for(replace(typed_view(out / day.isoformat(), day), trail=trail), ruleset)
+        if index % 4 == 0:
+            assert recomputed.equals(truth.filter(pl.col("as_of") == day)), day
 
 
 # -- the oracle at the edges of the business clock ----------------------------------------
@@ -422,3 +431,451 @@ def test_contract_violation_severity_uses_the_share_of_the_file(ruleset):
     view = view_of(START, [], quarantined={"deals": 1, "writebacks": 3, "milestones": 0},
                    file_rows={"deals": 100, "writebacks": 200, "milestones": 50})
     assert fired("contract.violation", view, ruleset) == {"deals": "warn", "writebacks": "high"}
+
+
+# -- handoff, ownership and customer areas ------------------------------------------------
+PEOPLE_AREAS = ("handoff.", "ownership.", "customer.")
+FIELDS = load_contract()["handoff_fields"].column("field").values
+
+
+def test_every_people_rule_fires_with_each_of_its_severities(month, ruleset):
+    _, _, truth = month
+    people = truth.filter(pl.col("rule_id").str.contains(r"^(handoff|ownership|customer)\."))
+    seen = dict(people.group_by("rule_id").agg(pl.col("severity").unique().sort()).iter_rows())
+    expected = {
+        rule.rule_id: sorted({rule.severity, rule.extra.get("severity_when_high_value", rule.severity)})
+        for rule in ruleset.rules.values()
+        if rule.rule_id.startswith(PEOPLE_AREAS)
+    }
+    assert len(expected) == 17
+    assert seen == expected
+
+
+def test_people_findings_resolve_as_the_month_goes_on(month):
+    """Owners get assigned, answers given and tasks done: findings stop, not only start."""
+    _, report, truth = month
+    last = report.written_days[-1]
+    for rule_id in (
+        "ownership.no_owner",
+        "ownership.missing_role",
+        "handoff.acceptance_wait",
+        "customer.task_overdue",
+        "customer.no_response",
+        "customer.milestone_aged",
+    ):
+        spans = truth.filter(pl.col("rule_id") == rule_id).group_by("subject_key").agg(pl.col("as_of").max())
+        assert (spans["as_of"] < last).sum() > 0, rule_id
+        assert (spans["as_of"] == last).sum() > 0, rule_id
+
+
+def typed_frame(entity: str, rows: list[dict]) -> pl.DataFrame:
+    """A typed snapshot frame with every contract column (null unless given)."""
+    schema = {c.name: TYPED.get(c.type, pl.String) for c in load_contract()[entity].columns}
+    return pl.DataFrame([{name: row.get(name) for name in schema} for row in rows], schema=schema, orient="row")
+
+
+def people_view(day: dt.date, **rows: list[dict]) -> SnapshotView:
+    entities = (
+        "deals",
+        "onboarding_projects",
+        "handoff_fields",
+        "billing_accounts",
+        "provisioning_items",
+        "customer_tasks",
+        "milestones",
+    )
+    frames = {entity: typed_frame(entity, rows.get(entity, [])) for entity in entities}
+    return SnapshotView(day=day, frames=frames, file_rows={}, quarantined={})
+
+
+def a_deal(opportunity_id: str, eligible: dt.datetime, **overrides) -> dict:
+    return {
+        "opportunity_id": opportunity_id,
+        "account_id": f"ACC-{opportunity_id}",
+        "segment": "mid_market",
+        "strategic": False,
+        "arr": 40_000.0,
+        "sales_owner": "ae@example.com",
+        "stage": "closed_won",
+        "closed_won_at": eligible,
+        "contract_state": "signed",
+        "contract_signed_at": eligible,
+        "payment_condition": "none",
+    } | overrides
+
+
+def a_project(onboarding_id: str, opportunity_id: str | None, created: dt.datetime, **overrides) -> dict:
+    """A project with every owner and a kickoff held the next day, unless overridden."""
+    kickoff = created + dt.timedelta(days=1)
+    return {
+        "project_id": f"PRJ-{onboarding_id}",
+        "onboarding_id": onboarding_id,
+        "opportunity_id": opportunity_id,
+        "account_id": f"ACC-{opportunity_id}",
+        "created_at": created,
+        "created_by": "automation",
+        "status": "active",
+        "onboarding_owner": "onb@example.com",
+        "csm_owner": "csm@example.com",
+        "technical_owner": "se@example.com",
+        "finance_owner": "fin@example.com",
+        "kickoff_task_created_at": created,
+        "kickoff_scheduled_at": created,
+        "kickoff_scheduled_for": kickoff,
+        "kickoff_completed_at": kickoff + dt.timedelta(hours=1),
+        "handoff_submitted_at": created,
+        "handoff_accepted_at": created,
+    } | overrides
+
+
+def a_packet(onboarding_id: str, filled: dt.datetime, **per_field: dt.datetime | None) -> list[dict]:
+    """All fifteen handoff rows filled at `filled`; a field given as None is still blank."""
+    return [{"onboarding_id": onboarding_id, "field": f, "filled_at": per_field.get(f, filled)} for f in FIELDS]
+
+
+def firing(rule_id: str, day: dt.date, ruleset: RuleSet, **rows: list[dict]) -> dict[str, str]:
+    return fired(rule_id, people_view(day, **rows), ruleset)
+
+
+def firing_days(
+    rule_id: str, first: dt.date, last: dt.date, ruleset: RuleSet, **rows: list[dict]
+) -> dict[str, list[tuple[dt.date, str]]]:
+    """Per subject, the days (and severity) `rule_id` fires from `first` to `last`."""
+    out: dict[str, list[tuple[dt.date, str]]] = {}
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        for subject, severity in firing(rule_id, day, ruleset, **rows).items():
+            out.setdefault(subject, []).append((day, severity))
+    return out
+
+
+def first_day(days: dict[str, list[tuple[dt.date, str]]]) -> dict[str, tuple[dt.date, str]]:
+    return {subject: fired_on[0] for subject, fired_on in days.items()}
+
+
+def test_kickoff_slas_follow_the_segment_and_escalate_for_high_value(ruleset):
+    monday = at("2026-11-02T10:00:00")
+    shapes = {
+        "SMB": {"segment": "smb"},
+        "MM": {},
+        "ENT": {"segment": "enterprise", "arr": 60_000.0},
+        "MM-BIG": {"arr": 100_000.0},
+        "SMB-STRAT": {"segment": "smb", "strategic": True},
+    }
+    deals = [a_deal(f"OPP-{name}", monday, **shape) for name, shape in shapes.items()]
+    unbooked = {"kickoff_scheduled_at": None, "kickoff_scheduled_for": None, "kickoff_completed_at": None}
+    projects = [a_project(name, f"OPP-{name}", monday + dt.timedelta(minutes=5), **unbooked) for name in shapes]
+    days = firing_days(
+        "ownership.kickoff_not_scheduled",
+        START,
+        dt.date(2026, 11, 9),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+    )
+    assert first_day(days) == {
+        "SMB": (dt.date(2026, 11, 4), "warn"),
+        "MM": (dt.date(2026, 11, 5), "warn"),
+        "ENT": (dt.date(2026, 11, 5), "warn"),
+        "MM-BIG": (dt.date(2026, 11, 5), "high"),
+        "SMB-STRAT": (dt.date(2026, 11, 4), "high"),
+    }
+    days = firing_days(
+        "ownership.kickoff_not_completed",
+        START,
+        dt.date(2026, 11, 16),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+    )
+    assert first_day(days) == {
+        "SMB": (dt.date(2026, 11, 9), "warn"),
+        "MM": (dt.date(2026, 11, 11), "warn"),
+        "ENT": (dt.date(2026, 11, 16), "warn"),
+        "MM-BIG": (dt.date(2026, 11, 11), "high"),
+        "SMB-STRAT": (dt.date(2026, 11, 9), "high"),
+    }
+
+
+def test_kickoff_clock_starts_at_creation_when_the_deal_is_not_eligible_or_absent(ruleset):
+    created = at("2026-11-04T15:00:00")
+    deals = [
+        a_deal("OPP-EARLY", at("2026-11-02T10:00:00"), segment="smb"),
+        a_deal("OPP-EXCL", at("2026-11-02T10:00:00"), segment="smb", excluded_reason="pilot_extension"),
+    ]
+    unbooked = {"kickoff_scheduled_at": None, "kickoff_scheduled_for": None, "kickoff_completed_at": None}
+    projects = [
+        a_project("EARLY", "OPP-EARLY", created, **unbooked),
+        a_project("EXCL", "OPP-EXCL", created, **unbooked),
+        a_project("GONE", "OPP-GONE", created, **unbooked),
+    ]
+    days = firing_days(
+        "ownership.kickoff_not_scheduled",
+        START,
+        dt.date(2026, 11, 12),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+    )
+    assert first_day(days) == {
+        "EARLY": (dt.date(2026, 11, 4), "warn"),
+        "EXCL": (dt.date(2026, 11, 6), "warn"),
+        "GONE": (dt.date(2026, 11, 9), "warn"),
+    }
+
+
+def test_owner_clock_crosses_the_thanksgiving_holidays(ruleset):
+    wednesday = at("2026-11-25T16:00:00")
+    deals = [a_deal("OPP-1", wednesday - dt.timedelta(hours=2))]
+    projects = [a_project("ONB-1", "OPP-1", wednesday, onboarding_owner=None)]
+    days = firing_days(
+        "ownership.no_owner",
+        dt.date(2026, 11, 25),
+        dt.date(2026, 12, 1),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+    )
+    assert days == {"ONB-1": [(dt.date(2026, 11, 30), "high"), (dt.date(2026, 12, 1), "high")]}
+    owned = [projects[0] | {"onboarding_owner": "onb@example.com"}]
+    assert firing("ownership.no_owner", dt.date(2026, 11, 30), ruleset, deals=deals, onboarding_projects=owned) == {}
+
+
+def test_kickoff_window_counts_business_days_across_the_holidays(ruleset):
+    """A kickoff on Tuesday 1 December is within two business days from Wednesday's run
+    on (Thanksgiving Thursday and Friday do not count), not from Tuesday's."""
+    created = at("2026-11-16T10:00:00")
+    kickoff = at("2026-12-01T10:00:00")
+    deals = [a_deal("OPP-1", created)]
+    projects = [a_project("ONB-1", "OPP-1", created, kickoff_scheduled_for=kickoff, kickoff_completed_at=None)]
+    packet = a_packet("ONB-1", created - dt.timedelta(hours=1), billing_details=None)
+    days = firing_days(
+        "handoff.incomplete_before_kickoff",
+        dt.date(2026, 11, 23),
+        dt.date(2026, 11, 30),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+        handoff_fields=packet,
+    )
+    assert [day for day, _ in days["ONB-1"]] == [dt.date(2026, 11, d) for d in (25, 26, 27, 28, 29, 30)]
+    cleaned = a_packet("ONB-1", created - dt.timedelta(hours=1), billing_details=at("2026-11-27T09:00:00"))
+    assert (
+        firing(
+            "handoff.incomplete_before_kickoff",
+            dt.date(2026, 11, 27),
+            ruleset,
+            deals=deals,
+            onboarding_projects=projects,
+            handoff_fields=cleaned,
+        )
+        == {}
+    )
+
+
+def test_required_fields_follow_the_segment_and_the_moment(ruleset):
+    submitted = at("2026-11-03T10:00:00")
+    kickoff_done = at("2026-11-05T11:00:00")
+    deals = [a_deal("OPP-SMB", submitted, segment="smb"), a_deal("OPP-ENT", submitted, segment="enterprise")]
+    held = {"handoff_submitted_at": submitted, "kickoff_completed_at": kickoff_done}
+    projects = [
+        a_project("SMB", "OPP-SMB", submitted, **held),
+        a_project("ENT", "OPP-ENT", submitted, **held),
+        a_project("GONE", "OPP-GONE", submitted, **held),
+        a_project("EXACT", "OPP-SMB", submitted, **held),
+        a_project("LATE", "OPP-SMB", submitted, **held),
+    ]
+    before = submitted - dt.timedelta(hours=1)
+    fields = (
+        a_packet("SMB", before, stakeholder_executive_sponsor=None)
+        + a_packet("ENT", before, stakeholder_executive_sponsor=None)
+        + [row for row in a_packet("GONE", before) if row["field"] != "implementation_constraints"]
+        + a_packet("EXACT", before, package=submitted, success_criteria=kickoff_done)
+        + a_packet("LATE", before, success_criteria=kickoff_done + dt.timedelta(seconds=1))
+    )
+    fields[FIELDS.index("stakeholder_champion")] |= {"corrected_at": kickoff_done + dt.timedelta(minutes=5)}
+    rows = {"deals": deals, "onboarding_projects": projects, "handoff_fields": fields}
+    day = dt.date(2026, 11, 6)
+    assert firing("handoff.incomplete_at_submission", day, ruleset, **rows) == {
+        "ENT": "info",
+        "GONE": "info",
+        "EXACT": "info",
+        "LATE": "info",
+    }
+    assert firing("handoff.incomplete_before_kickoff", day, ruleset, **rows) == {
+        "ENT": "high",
+        "GONE": "high",
+        "LATE": "high",
+    }
+    assert firing("handoff.no_success_criteria", day, ruleset, **rows) == {"LATE": "high"}
+    assert firing("handoff.late_correction", day, ruleset, **rows) == {"SMB": "info"}
+
+
+def test_acceptance_wait_and_owner_roles(ruleset):
+    friday = at("2026-11-06T16:00:00")
+    deals = [a_deal("OPP-1", friday, segment="mid_market")]
+    waiting = {"handoff_submitted_at": friday, "handoff_accepted_at": None}
+    projects = [
+        a_project("WAIT", "OPP-1", friday, **waiting),
+        a_project("DONE", "OPP-1", friday, status="completed", **waiting),
+        a_project("PAUSED", "OPP-1", friday, status="paused", **waiting),
+        a_project("REJECTED", "OPP-1", friday, handoff_accepted_at=None, handoff_rejected_at=friday),
+    ]
+    days = firing_days(
+        "handoff.acceptance_wait",
+        friday.date(),
+        dt.date(2026, 11, 10),
+        ruleset,
+        deals=deals,
+        onboarding_projects=projects,
+    )
+    assert {s: [d for d, _ in fired_on] for s, fired_on in days.items()} == {
+        "WAIT": [dt.date(2026, 11, 9), dt.date(2026, 11, 10)],
+        "PAUSED": [dt.date(2026, 11, 9), dt.date(2026, 11, 10)],
+    }
+
+    created = at("2026-11-02T10:00:00")
+    roles = [
+        a_project("NO-CSM", "OPP-1", created, csm_owner=None),
+        a_project("INTEGRATION", "OPP-1", created, technical_owner=None),
+        a_project("PLAIN", "OPP-1", created, technical_owner=None, finance_owner=None),
+        a_project("PO", "OPP-PO", created, finance_owner=None),
+        a_project("UNKNOWN", "OPP-GONE", created, technical_owner=None),
+    ]
+    items = [
+        {
+            "item_id": "ITM-1",
+            "onboarding_id": "INTEGRATION",
+            "item_type": "integration",
+            "target_system": "hubspot",
+            "status": "done",
+            "created_at": created,
+        }
+    ]
+    billing = [
+        {
+            "account_id": "ACC-OPP-PO",
+            "po_required": True,
+            "tax_id_required": False,
+            "tax_id_status": "not_required",
+            "updated_at": created,
+        }
+    ]
+    rows = {
+        "deals": [*deals, a_deal("OPP-PO", created)],
+        "onboarding_projects": roles,
+        "provisioning_items": items,
+        "billing_accounts": billing,
+    }
+    days = firing_days("ownership.missing_role", START, dt.date(2026, 11, 4), ruleset, **rows)
+    assert first_day(days) == {s: (dt.date(2026, 11, 4), "warn") for s in ("NO-CSM", "INTEGRATION", "PO", "UNKNOWN")}
+
+
+def test_considered_project_is_the_earliest_non_cancelled_one(ruleset):
+    created = at("2026-11-02T10:00:00")
+    deals = [a_deal("OPP-1", created)]
+    projects = [
+        a_project("ONB-1", "OPP-1", created, project_id="PRJ-B", status="completed"),
+        a_project("ONB-1", "OPP-1", created, project_id="PRJ-C", onboarding_owner=None, kickoff_no_shows=2),
+        a_project("ONB-1", "OPP-1", created - dt.timedelta(days=1), project_id="PRJ-A", status="cancelled"),
+        a_project("ONB-2", "OPP-1", created, project_id="PRJ-E", onboarding_owner=None, kickoff_reschedules=2),
+        a_project("ONB-2", "OPP-1", created, project_id="PRJ-F", status="completed"),
+    ]
+    rows = {"deals": deals, "onboarding_projects": projects}
+    day = dt.date(2026, 11, 10)
+    assert firing("ownership.no_owner", day, ruleset, **rows) == {"ONB-2": "high"}
+    assert firing("ownership.kickoff_churn", day, ruleset, **rows) == {"ONB-2": "warn"}
+    tasks = [
+        {
+            "task_id": f"T-{onb}",
+            "onboarding_id": onb,
+            "task_type": "forms",
+            "created_at": created,
+            "due_at": created,
+            "blocks_first_value": True,
+        }
+        for onb in ("ONB-1", "ONB-2", "ONB-3")
+    ]
+    assert firing("customer.task_blocks_first_value", day, ruleset, **rows, customer_tasks=tasks) == {
+        "T-ONB-2": "high",
+        "T-ONB-3": "high",
+    }
+
+
+def test_customer_tasks_at_their_edges(ruleset):
+    tuesday = at("2026-11-03T09:00:00")
+    deals = [a_deal("OPP-1", tuesday)]
+    projects = [a_project("ONB-1", "OPP-1", tuesday), a_project("ONB-X", "OPP-1", tuesday, status="cancelled")]
+
+    def task(task_id: str, **overrides) -> dict:
+        return {
+            "task_id": task_id,
+            "onboarding_id": "ONB-1",
+            "task_type": "forms",
+            "created_at": tuesday,
+            "blocks_first_value": False,
+            "last_customer_response_at": tuesday,
+        } | overrides
+
+    tasks = [
+        task("DUE-TODAY", due_at=at("2026-11-10T23:59:59")),
+        task("DUE-MIDNIGHT", due_at=at("2026-11-11T00:00:00")),
+        task("BLOCKING", due_at=tuesday, blocks_first_value=True, reason_code="waiting_on_customer_admin"),
+        task("DONE", due_at=tuesday, completed_at=tuesday + dt.timedelta(days=1)),
+        task("NO-DUE"),
+        task("SILENT", last_customer_response_at=None, created_at=at("2026-11-03T12:00:00")),
+        task("ORPHANED", onboarding_id="ONB-X", due_at=tuesday, last_customer_response_at=at("2026-11-09T08:00:00")),
+    ]
+    rows = {"deals": deals, "onboarding_projects": projects, "customer_tasks": tasks}
+    day = dt.date(2026, 11, 10)
+    assert firing("customer.task_overdue", day, ruleset, **rows) == {
+        "DUE-TODAY": "warn",
+        "BLOCKING": "warn",
+        "ORPHANED": "warn",
+    }
+    assert firing("customer.task_blocks_first_value", day, ruleset, **rows) == {"BLOCKING": "high"}
+    assert firing("customer.stalled_without_reason", day, ruleset, **rows) == {"DUE-TODAY": "warn", "ORPHANED": "warn"}
+    assert set(firing("customer.no_response", day, ruleset, **rows)) == {
+        "DUE-TODAY",
+        "DUE-MIDNIGHT",
+        "BLOCKING",
+        "NO-DUE",
+        "SILENT",
+    }
+    assert set(firing("customer.no_response", dt.date(2026, 11, 9), ruleset, **rows)) == set()
+
+
+def test_milestone_grace_follows_the_segment_and_escalates_for_high_value(ruleset):
+    monday = at("2026-11-02T10:00:00")
+    shapes = {
+        "SMB": {"segment": "smb"},
+        "MM": {},
+        "ENT": {"segment": "enterprise"},
+        "SMB-STRAT": {"segment": "smb", "strategic": True},
+    }
+    deals = [a_deal(f"OPP-{name}", monday, **shape) for name, shape in shapes.items()]
+    projects = [a_project(name, f"OPP-{name}", monday) for name in shapes]
+    projects.append(a_project("DONE", "OPP-SMB", monday, status="completed"))
+    milestones = [
+        {"onboarding_id": name, "milestone": "implementation", "target_at": monday}
+        for name in [*shapes, "DONE", "ABSENT"]
+    ]
+    milestones += [
+        {"onboarding_id": "SMB", "milestone": "launch", "target_at": monday, "reason_code": "scope_mismatch"},
+        {"onboarding_id": "SMB", "milestone": "configuration", "target_at": monday, "completed_at": monday},
+        {"onboarding_id": "DONE", "milestone": "first_value", "completed_at": monday},
+        {"onboarding_id": "SMB", "milestone": "first_value", "completed_at": monday, "evidence": "usage-report"},
+    ]
+    rows = {"deals": deals, "onboarding_projects": projects, "milestones": milestones}
+    days = firing_days("customer.milestone_aged", START, dt.date(2026, 11, 10), ruleset, **rows)
+    assert first_day(days) == {
+        "SMB:implementation": (dt.date(2026, 11, 4), "warn"),
+        "SMB:launch": (dt.date(2026, 11, 4), "warn"),
+        "MM:implementation": (dt.date(2026, 11, 5), "warn"),
+        "ENT:implementation": (dt.date(2026, 11, 9), "warn"),
+        "ABSENT:implementation": (dt.date(2026, 11, 9), "warn"),
+        "SMB-STRAT:implementation": (dt.date(2026, 11, 4), "high"),
+    }
+    stalled = firing("customer.stalled_without_reason", dt.date(2026, 11, 4), ruleset, **rows)
+    assert stalled == {"SMB:implementation": "warn", "SMB-STRAT:implementation": "warn"}
+    assert firing("customer.first_value_without_evidence", START, ruleset, **rows) == {"DONE": "warn"}

@@ -15,6 +15,11 @@ def _filled_by(moment: str) -> pl.Expr:
     return pl.col("filled_at").is_not_null() & pl.col(moment).is_not_null() & (pl.col("filled_at") <= pl.col(moment))
 
 
+def not_filled_by(instant: dt.datetime) -> pl.Expr:
+    """A field is filled at T when its filled_at is set and not after T."""
+    return pl.col("filled_at").is_null() | (pl.col("filled_at") > instant)
+
+
 def _missing_per_onboarding(rows: pl.DataFrame, name: str) -> pl.DataFrame:
     return rows.group_by("onboarding_id").agg(pl.col("field").sort().alias(name))
 
@@ -41,7 +46,8 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         grid.filter(pl.col("kickoff_completed_at").is_not_null() & ~_filled_by("kickoff_completed_at")),
         "missing_at_kickoff",
     )
-    missing_now = _missing_per_onboarding(grid.filter(pl.col("filled_at").is_null()), "missing_now")
+    as_of_end = cal.as_of_end(as_of).astimezone(dt.UTC)
+    missing_now = _missing_per_onboarding(grid.filter(not_filled_by(as_of_end)), "missing_now")
     ctx = (
         ctx.join(missing_at_submission, on="onboarding_id", how="left")
         .join(missing_at_kickoff, on="onboarding_id", how="left")
@@ -139,7 +145,7 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
     ).with_columns(cal.business_days_elapsed(pl.coalesce("handoff_submitted_at", "created_at"), as_of).alias("age_bd"))
     metrics = pl.concat(
         [
-            _completeness(ctx, grid),
+            _completeness(ctx, grid, as_of_end),
             distribution_metrics(
                 waiting.rename({"waiting_business_days": "age_bd"}), "queue.handoff_acceptance", "age_bd"
             ),
@@ -174,7 +180,7 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
     return AreaResult(findings=pl.concat(findings), metrics=metrics, trace=trace)
 
 
-def _completeness(ctx: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
+def _completeness(ctx: pl.DataFrame, grid: pl.DataFrame, as_of_end: dt.datetime) -> pl.DataFrame:
     """Complete-at-handoff and complete-before-kickoff rates, and missing counts per field."""
     submitted = ctx.filter(pl.col("handoff_submitted_at").is_not_null())
     kicked_off = ctx.filter(pl.col("kickoff_completed_at").is_not_null())
@@ -188,7 +194,7 @@ def _completeness(ctx: pl.DataFrame, grid: pl.DataFrame) -> pl.DataFrame:
         parts.append(metrics_by(frame, name, "segment", rate))
         parts.append(metrics_by(frame, name, "sales_team", rate))
     open_grid = grid.join(ctx.filter(pl.col("open")).select("onboarding_id"), on="onboarding_id")
-    parts.append(metrics_by(open_grid.filter(pl.col("filled_at").is_null()), "missing_now", "field", pl.len()))
+    parts.append(metrics_by(open_grid.filter(not_filled_by(as_of_end)), "missing_now", "field", pl.len()))
     at_submission = grid.filter(pl.col("handoff_submitted_at").is_not_null() & ~_filled_by("handoff_submitted_at"))
     parts.append(metrics_by(at_submission, "missing_at_submission", "field", pl.len()))
     return pl.concat(parts)

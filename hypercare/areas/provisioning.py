@@ -6,6 +6,7 @@ import datetime as dt
 
 import polars as pl
 
+from hypercare.areas.handoff import not_filled_by
 from hypercare.findings import AreaResult, distribution_metrics, escalation, findings_from, metrics_by, trace_from
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import Snapshot, onboarding_context
@@ -13,7 +14,7 @@ from hypercare.snapshot import Snapshot, onboarding_context
 _CONTEXT = ["onboarding_id", "opportunity_id", "account_id", "segment", "strategic", "high_value"]
 
 
-def launch_ready(snapshot: Snapshot, ruleset: RuleSet, ctx: pl.DataFrame) -> pl.DataFrame:
+def launch_ready(snapshot: Snapshot, ruleset: RuleSet, ctx: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Onboardings whose kickoff is completed and whose required handoff fields are all filled."""
     required = pl.DataFrame(
         [(segment, f) for segment, fields in ruleset.handoff_required_fields.items() for f in fields],
@@ -28,7 +29,7 @@ def launch_ready(snapshot: Snapshot, ruleset: RuleSet, ctx: pl.DataFrame) -> pl.
             on=["onboarding_id", "field"],
             how="left",
         )
-        .filter(pl.col("filled_at").is_null())
+        .filter(not_filled_by(ruleset.calendar.as_of_end(as_of).astimezone(dt.UTC)))
         .select("onboarding_id")
         .unique()
     )
@@ -44,7 +45,7 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
     as_of_end = cal.as_of_end(as_of).astimezone(dt.UTC)
     ctx = onboarding_context(snapshot, ruleset)
     closed = ctx.filter(~pl.col("open")).select("onboarding_id")
-    ready = launch_ready(snapshot, ruleset, ctx)
+    ready = launch_ready(snapshot, ruleset, ctx, as_of)
     items = (
         snapshot["provisioning_items"]
         .join(closed, on="onboarding_id", how="anti")

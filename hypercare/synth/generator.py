@@ -22,8 +22,11 @@ from hypercare.synth.children import build_children, enrich_projects
 from hypercare.synth.clock import Clock
 from hypercare.synth.faults import FaultContext, apply_trigger_faults
 from hypercare.synth.model import IN_FLIGHT_DAYS, World, base_deals, build_projects, deals_frame, stream
+from hypercare.synth.people import people_tables, retime_projects
 from hypercare.synth.snapshots import ENTITIES, snapshot, to_text, write_text
+from hypercare.synth.systems import SYSTEM_STATES, apply_system_faults
 from hypercare.synth.truth import TRUTH_COLUMNS, SnapshotView, empty_truth, truth_for
+from hypercare.synth.truth_systems import Trail
 from hypercare.synth.violations import apply_day, plan_day
 
 TRUTH_FILE = "ground_truth.csv"
@@ -86,8 +89,17 @@ def build_world(seed: int, start: dt.date, days: int, customers: int, calendar: 
     apply_trigger_faults(context)
     deals = deals_frame(plan, clock)
     projects = enrich_projects(seed, build_projects(stream(seed, "projects"), plan, clock), deals, clock)
-    return World(start=start, days=days, clock=clock, deals=deals, projects=projects,
-                 tables=build_children(seed, projects, deals, clock))
+    projects = retime_projects(seed, projects, deals, clock)
+    tables = build_children(seed, projects, deals, clock)
+    projects, tables = people_tables(seed, projects, deals, tables, clock)
+    tables = apply_system_faults(seed, projects, deals, tables, clock, context.start_idx, context.last_idx)
+    return World(start=start, days=days, clock=clock, deals=deals, projects=projects, tables=tables)
+
+
+def take_snapshot(world: World, entity: str, end: int) -> pl.DataFrame:
+    """The typed state of one entity; areas that reshape a table bring their own projection."""
+    state = SYSTEM_STATES.get(entity)
+    return state(world.tables[entity], end) if state else snapshot(world, entity, end)
 
 
 def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int, ruleset: RuleSet,
@@ -107,9 +119,12 @@ def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int
     report.scenarios = dict(Counter(world.deals.filter(pl.col("in_crm"))["scenario"].to_list()))
     contract = load_contract()
     truths = []
+    # The written days are the evaluated days: rules that look back (trace, backlog) see
+    # exactly the snapshots a monitor loading these folders in order would have seen.
+    trail = Trail()
     for day in written:
         end = world.clock.day_end(day)
-        typed = {entity: snapshot(world, entity, end) for entity in ENTITIES}
+        typed = {entity: take_snapshot(world, entity, end) for entity in ENTITIES}
         texts = {entity: to_text(typed[entity], entity, contract) for entity in ENTITIES}
         broken = apply_day(seed, plan_day(seed, start, days, day), day, texts)
         folder = out_dir / day.isoformat()
@@ -120,6 +135,7 @@ def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int
             frames={entity: typed[entity].filter(~pl.Series(broken[entity].dropped)) for entity in ENTITIES},
             file_rows={entity: len(broken[entity].text) for entity in ENTITIES},
             quarantined={entity: broken[entity].quarantined for entity in ENTITIES},
+            trail=trail,
         )
         report.rows[day] = view.file_rows
         report.quarantined[day] = view.quarantined

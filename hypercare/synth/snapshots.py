@@ -1,11 +1,12 @@
 """Snapshot D: every entity as it stands at the end of day D, typed and as contract text.
 
-A record appears once the instant it first exists is before the as-of end; every event
-column shows its instant only once it has happened, and status columns are derived from
-the events so far. Planned instants (`PLANNED_COLUMNS`) describe the future by nature and
-may lie after the as-of end. Typed frames feed the oracle; text frames are what the files
-hold, written the way the contract describes (ISO-8601 with `Z` or an offset, `true` /
-`false`, `;`-separated lists, empty for null).
+A record appears once the instant it first exists is before the as-of end (an archived
+customer task leaves the export again); every event column shows its instant only once it
+has happened, and status columns are derived from the events so far. Planned instants
+(`PLANNED_COLUMNS`) describe the future by nature and may lie after the as-of end. Typed
+frames feed the oracle; text frames are what the files hold, written the way the contract
+describes (ISO-8601 with `Z` or an offset, `true` / `false`, `;`-separated lists, empty
+for null).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypercare.calendar import DAY_SECONDS
 from hypercare.contract import Contract, load_contract
 from hypercare.synth.clock import NEVER
 from hypercare.synth.model import World
+from hypercare.synth.people import kickoff_state, last_response
 
 ENTITIES = (
     "deals", "onboarding_projects", "handoff_fields", "billing_accounts", "provisioning_items",
@@ -86,7 +88,7 @@ def project_status(end: int, prefix: str = "", lag: pl.Expr | int = 0) -> pl.Exp
 
 def projects_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     paused = project_status(end) == "paused"
-    scheduled = happened("kickoff_scheduled_at", end)
+    kickoff = kickoff_state(end)
     return hidden.filter(happened("created_at", end)).select(
         "project_id", "onboarding_id",
         shown_if("opportunity_id", happened("link_at", end)),
@@ -107,10 +109,10 @@ def projects_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
         shown_if("finance_owner", happened("finance_at", end)),
         instant("kickoff_task_created_at", end),
         instant("kickoff_scheduled_at", end),
-        instant("kickoff_scheduled_for", None, also=scheduled),
+        kickoff["kickoff_scheduled_for"].alias("kickoff_scheduled_for"),
         instant("kickoff_completed_at", end),
-        shown_if("kickoff_no_shows", happened("kickoff_scheduled_for", end)),
-        shown_if("kickoff_reschedules", scheduled),
+        kickoff["kickoff_no_shows"].alias("kickoff_no_shows"),
+        kickoff["kickoff_reschedules"].alias("kickoff_reschedules"),
         "package", "scope", OFFSET,
     )
 
@@ -165,13 +167,13 @@ def customer_tasks_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     open_task = ~happened("completed_at", end)
     overdue_seconds = pl.min_horizontal(pl.col("completed_at"), pl.lit(end)) - pl.col("due_at")
     reminders = pl.when(overdue_seconds > 0).then(overdue_seconds // REMINDER_EVERY + 1).otherwise(0)
-    return hidden.filter(happened("created_at", end)).select(
+    return hidden.filter(happened("created_at", end) & ~happened("archived_at", end)).select(
         "task_id", "onboarding_id", "task_type", "customer_owner", "internal_owner",
         instant("created_at", end), instant("due_at", None), instant("completed_at", end),
         reminders.cast(pl.Int64).alias("reminders_sent"),
-        instant("response_at", end, "last_customer_response_at"),
+        last_response(end).alias("last_customer_response_at"),
         "blocks_first_value",
-        shown_if("stall_reason", open_task & happened("due_at", end)).alias("reason_code"), OFFSET,
+        shown_if("stall_reason", open_task & happened("reason_at", end)).alias("reason_code"), OFFSET,
     )
 
 
@@ -180,8 +182,8 @@ def milestones_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     return hidden.filter(happened("appear_at", end)).select(
         "onboarding_id", "milestone",
         instant("target_at", None), instant("completed_at", end), "owner",
-        shown_if("evidence", completed & (pl.col("milestone") == "first_value")),
-        shown_if("stall_reason", ~completed & happened("target_at", end)).alias("reason_code"), OFFSET,
+        shown_if("evidence", completed & (pl.col("milestone") == "first_value") & happened("evidence_at", end)),
+        shown_if("stall_reason", ~completed & happened("reason_at", end)).alias("reason_code"), OFFSET,
     )
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from hypercare.ruleset import RuleSet
+from hypercare.synth.truth_people import PEOPLE_ORACLES
+from hypercare.synth.truth_systems import BACKLOG_ORACLES, SYSTEM_ORACLES, Trail
 
 TRUTH_COLUMNS = ("as_of", "rule_id", "subject_key", "severity")
 SIGNED = ("signed", "countersigned")
@@ -23,12 +25,18 @@ SIGNED = ("signed", "countersigned")
 
 @dataclass(frozen=True)
 class SnapshotView:
-    """Snapshot D as the rules see it, with the file-level counts contract checks need."""
+    """Snapshot D as the rules see it, with the file-level counts contract checks need.
+
+    `trail` carries what the earlier days of the run left behind (for rules that look
+    back); `earlier` holds the day's rows of the rules registered before the one running.
+    """
 
     day: dt.date
     frames: dict[str, pl.DataFrame]
     file_rows: dict[str, int]
     quarantined: dict[str, int]
+    trail: Trail | None = None
+    earlier: tuple[pl.DataFrame, ...] = ()
 
     def __getitem__(self, entity: str) -> pl.DataFrame:
         return self.frames[entity]
@@ -190,18 +198,25 @@ ORACLES: dict[str, Oracle] = {
     "trigger.paused_handoff": paused_handoff,
     "trigger.signed_not_closed": signed_not_closed,
     "contract.violation": contract_violation,
+    **PEOPLE_ORACLES,
+    **SYSTEM_ORACLES,
+    **BACKLOG_ORACLES,
 }
 
 
 def truth_for(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
-    """Every finding for one snapshot, one row per rule and subject."""
-    parts = [
-        oracle(view, ruleset).select(
+    """Every finding for one snapshot, one row per rule and subject, in registry order (a
+    rule sees the rows of the rules before it); the view's trail then remembers the day."""
+    parts: list[pl.DataFrame] = []
+    for rule_id, oracle in ORACLES.items():
+        found = oracle(replace(view, earlier=tuple(parts)), ruleset)
+        parts.append(found.select(
             pl.lit(view.day).alias("as_of"), pl.lit(rule_id).alias("rule_id"), "subject_key", "severity"
-        )
-        for rule_id, oracle in ORACLES.items()
-    ]
-    return pl.concat(parts).sort(TRUTH_COLUMNS)
+        ))
+    truth = pl.concat(parts).sort(TRUTH_COLUMNS)
+    if view.trail is not None:
+        view.trail.remember(view, truth)
+    return truth
 
 
 def empty_truth() -> pl.DataFrame:
