@@ -56,12 +56,8 @@ STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
         {
             "rule_id": pl.String,
             "subject_key": pl.String,
-            "onboarding_id": pl.String,
-            "opportunity_id": pl.String,
-            "account_id": pl.String,
-            "segment": pl.String,
-            "strategic": pl.Boolean,
-            "high_value": pl.Boolean,
+            **dict.fromkeys(["onboarding_id", "opportunity_id", "account_id", "segment"], pl.String),
+            **dict.fromkeys(["strategic", "high_value"], pl.Boolean),
             "severity": pl.String,
             "episode_opened_on": pl.Date,
         },
@@ -204,4 +200,13 @@ def onboarding_context(snapshot: Snapshot, ruleset: RuleSet) -> pl.DataFrame:
         pl.col("eligible").fill_null(False),
         pl.col("status").is_in(["active", "paused"]).alias("open"),
         pl.coalesce("eligible_since", "created_at").alias("eligible_clock"),
+    )
+
+
+def required_fields(ruleset: RuleSet) -> pl.DataFrame:
+    """The configured required handoff fields as (sla_segment, field) rows."""
+    return pl.DataFrame(
+        [(segment, f) for segment, fields in ruleset.handoff_required_fields.items() for f in fields],
+        schema={"sla_segment": pl.String, "field": pl.String},
+        orient="row",
     )

@@ -8,7 +8,7 @@ import polars as pl
 
 from hypercare.findings import AreaResult, distribution_metrics, findings_from, metrics_by, trace_from
 from hypercare.ruleset import RuleSet
-from hypercare.snapshot import Snapshot, onboarding_context
+from hypercare.snapshot import Snapshot, onboarding_context, required_fields
 
 
 def _filled_by(moment: str) -> pl.Expr:
@@ -27,11 +27,7 @@ def _missing_per_onboarding(rows: pl.DataFrame, name: str) -> pl.DataFrame:
 def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult:
     cal = ruleset.calendar
     ctx = onboarding_context(snapshot, ruleset)
-    required = pl.DataFrame(
-        [(segment, f) for segment, fields in ruleset.handoff_required_fields.items() for f in fields],
-        schema={"sla_segment": pl.String, "field": pl.String},
-        orient="row",
-    )
+    required = required_fields(ruleset)
     fields = snapshot["handoff_fields"]
     grid = (
         ctx.select("onboarding_id", "sla_segment", "handoff_submitted_at", "kickoff_completed_at")

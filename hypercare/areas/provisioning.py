@@ -9,18 +9,14 @@ import polars as pl
 from hypercare.areas.handoff import not_filled_by
 from hypercare.findings import AreaResult, distribution_metrics, escalation, findings_from, metrics_by, trace_from
 from hypercare.ruleset import RuleSet
-from hypercare.snapshot import Snapshot, onboarding_context
+from hypercare.snapshot import Snapshot, onboarding_context, required_fields
 
 _CONTEXT = ["onboarding_id", "opportunity_id", "account_id", "segment", "strategic", "high_value"]
 
 
 def launch_ready(snapshot: Snapshot, ruleset: RuleSet, ctx: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Onboardings whose kickoff is completed and whose required handoff fields are all filled."""
-    required = pl.DataFrame(
-        [(segment, f) for segment, fields in ruleset.handoff_required_fields.items() for f in fields],
-        schema={"sla_segment": pl.String, "field": pl.String},
-        orient="row",
-    )
+    required = required_fields(ruleset)
     missing = (
         ctx.select("onboarding_id", "sla_segment")
         .join(required, on="sla_segment")
