@@ -125,6 +125,33 @@ def cmd_rules_diff(args) -> int:
     return 0
 
 
+def cmd_scorecard(args) -> int:
+    import os
+
+    from hypercare.ruleset import load_ruleset
+    from hypercare.scorecard.build import compile_and_archive, send_scorecard
+    from hypercare.scorecard.mail import smtp_settings_from_url
+
+    ruleset = load_ruleset(args.rules)
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        scorecard = compile_and_archive(conn, args.date, ruleset)
+        print(f"{scorecard.data['cadence_line']}; archived: {scorecard.subject}")
+        if args.out:
+            print(f"wrote {scorecard.write_html(args.out)}")
+        if not args.send:
+            return 0
+        if not (scorecard.send_day or args.force):
+            print("not a send day of the hypercare cadence: not sent (--force sends anyway)")
+            return 0
+        smtp_url = os.environ.get("HYPERCARE_SMTP_URL")
+        if not smtp_url:
+            raise SystemExit("--send needs HYPERCARE_SMTP_URL, e.g. smtp://127.0.0.1:1025")
+        accepted = send_scorecard(conn, scorecard, smtp_settings_from_url(smtp_url))
+    print(f"sent to {', '.join(accepted)}")
+    return 0
+
+
 def cmd_alerts_dispatch(args) -> int:
     from hypercare.alerts.channels import senders_from_settings
     from hypercare.alerts.dispatch import dispatch
@@ -256,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True)
     p.add_argument("--author", required=True)
     p.set_defaults(func=cmd_alerts_silence)
+
+    p = sub.add_parser("scorecard", help="compile and archive a day's scorecard; write or email it")
+    p.add_argument("--date", type=_date, required=True)
+    p.add_argument("--out", type=Path, help="write the standalone HTML here")
+    p.add_argument("--send", action="store_true", help="email it on send days (SMTP from HYPERCARE_SMTP_URL)")
+    p.add_argument("--force", action="store_true", help="with --send: send even off the hypercare cadence")
+    p.add_argument("--rules", type=Path)
+    p.set_defaults(func=cmd_scorecard)
 
     rules = sub.add_parser("rules", help="the rules configuration")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)

@@ -88,6 +88,12 @@ def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed
     if not agreement.exact:
         print(agreement.missed.head(10))
         print(agreement.unexpected.head(10))
+    from hypercare.scorecard.build import write_and_send_month
+
+    print()
+    with db.connect(db_url) as conn:
+        for line in write_and_send_month(conn, ruleset, [start + dt.timedelta(days=i) for i in range(days)], source):
+            print(line)
     print(f"done in {time.perf_counter() - began:.1f}s; the audit store is {db.resolve_url(db_url)}")
     return 0 if agreement.exact else 1
 

@@ -1,0 +1,319 @@
+"""What the scorecard says for one as-of date, compiled from the audit store only.
+
+The result is a plain JSON-ready dict: it is archived as is, rendered to HTML and text,
+and drawn as charts, so every number on the page can be traced back to it. The
+"previous period" is the previous scorecard send day of the cadence (the day before
+when there is none); weekly widgets use the trailing seven days ending on the as-of day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+
+from hypercare.areas import AREAS
+from hypercare.db import named_queries
+from hypercare.ruleset import RuleSet
+from hypercare.scorecard.cadence import cadence_day, previous_send_day
+from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig
+from hypercare.scorecard.context import SEGMENTS, Context, FindingCounts, MetricTable
+from hypercare.scorecard.dashboard import review_pack, widgets
+from hypercare.scorecard.health import health_lines
+from hypercare.scorecard.verdict import stable_state_verdict
+
+QUEUES = (
+    ("handoff_acceptance", "Handoff acceptance"),
+    ("owner_assignment", "Owner assignment"),
+    ("kickoff_scheduling", "Kickoff scheduling"),
+    ("pre_kickoff_cleanup", "Pre-kickoff cleanup"),
+    ("customer_response", "Customer response"),
+    ("provisioning_blockers", "Provisioning blockers"),
+    ("ai_review", "AI review"),
+)
+
+NAMED_METRICS = [
+    "eligible_deals",
+    "eligible_deals_new",
+    "projects_created",
+    "complete_at_handoff_rate",
+    "complete_before_kickoff_rate",
+    "missing_at_submission",
+    *(
+        f"{name}.{q}"
+        for name in ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
+        for q in ("p50", "p90")
+    ),
+    "billing_blockers",
+    "billing_findings",
+    "provisioning_failures",
+    "overdue_tasks.count",
+    "stalled",
+    "accepted_rate",
+    "corrected_rate",
+    "rejected_rate",
+    "sync_errors",
+    "failure_rate",
+    "trace_complete_rate",
+    "first_value_reached",
+    "activated_onboardings",
+]
+
+SERIES_METRICS = ["eligible_deals_new", "projects_created", "missed"]
+
+LOOP_STAGES = (
+    ("capture", "Capture"),
+    ("validate", "Validate"),
+    ("assign", "Assign"),
+    ("provision", "Provision"),
+    ("customer_tasks", "Customer tasks"),
+    ("escalate", "Escalate"),
+    ("write_back", "Write back"),
+    ("measure_value", "Measure value"),
+)
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _fetch(conn: psycopg.Connection, name: str, params: dict) -> list[tuple]:
+    return conn.execute(named_queries("scorecard")[name], params).fetchall()
+
+
+def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config: ScorecardConfig) -> dict:
+    """Everything the scorecard of `as_of` shows; raises LookupError if the day was never evaluated."""
+    calendar = ruleset.calendar
+    cadence = cadence_day(config.cadence, calendar, as_of)
+    previous = previous_send_day(config.cadence, calendar, as_of) or as_of - dt.timedelta(days=1)
+    days = [as_of, previous]
+    runs = _fetch(conn, "evaluated_areas", {"days": days})
+    today_runs = {area: version for day, area, version in runs if day == as_of}
+    if not today_runs:
+        raise LookupError(f"no evaluation runs for {as_of}; evaluate the day before compiling its scorecard")
+    findings = FindingCounts(_fetch(conn, "findings_by_rule", {"days": days}))
+    reasons = _fetch(conn, "exceptions_by_reason", {"days": days})
+    metrics = MetricTable(_fetch(conn, "metrics", {"days": days, "metrics": NAMED_METRICS}))
+    series = _fetch(
+        conn, "metric_series", {"start": as_of - dt.timedelta(days=13), "end": as_of, "metrics": SERIES_METRICS}
+    )
+    has_previous = any(day == previous for day, _, _ in runs)
+    context = Context(as_of, previous if has_previous else None, findings, metrics, config)
+    fixes = _rank_fixes(_fetch(conn, "fixes", {"as_of": as_of}), config)
+    loop = _control_loop(_fetch(conn, "control_loop", {"as_of": as_of}))
+    exceptions_total, reopened = _fetch(conn, "reopened_share", {"as_of": as_of})[0]
+    alert_quality = _alert_quality(conn)
+    verdict = stable_state_verdict(context, reasons, exceptions_total, reopened)
+    data = {
+        "as_of": as_of.isoformat(),
+        "weekday": as_of.strftime("%A"),
+        "go_live": _iso(config.cadence.go_live),
+        "hypercare_day": cadence.hypercare_day,
+        "phase": cadence.phase,
+        "rhythm": cadence.rhythm,
+        "question": cadence.question,
+        "send_day": cadence.send,
+        "cadence_line": cadence.line(),
+        "review_day": cadence.review_pack,
+        "previous_as_of": _iso(context.previous),
+        "week": {"start": _iso(as_of - dt.timedelta(days=6)), "end": as_of.isoformat()},
+        "rule_versions": sorted(set(today_runs.values())),
+        "previous_rule_versions": sorted({v for day, _, v in runs if day == previous}),
+        "areas_evaluated": sorted(today_runs),
+        "areas_missing": sorted(set(AREAS) - set(today_runs)),
+        "series": _series(series, as_of),
+        "findings_by_rule": _findings_by_rule(findings, as_of, context.previous),
+        "findings_by_area": _findings_by_area(findings, as_of, context.previous),
+        "exceptions_by_reason": _reasons(reasons, as_of, context.previous),
+        "durations": _durations(metrics, as_of),
+        "queues": _queues(metrics, as_of),
+        "health": health_lines(context),
+        "control_loop": loop,
+        "verdict": verdict,
+        "fixes": fixes,
+        "alert_quality": alert_quality,
+    }
+    data["widgets"] = widgets(context, data)
+    data["review"] = review_pack(context, data) if cadence.review_pack else None
+    return data
+
+
+def _series(rows: list[tuple], as_of: dt.date) -> dict:
+    days = [as_of - dt.timedelta(days=13 - i) for i in range(14)]
+    values = {(day, metric): value for day, metric, value in rows}
+    evaluated = {day for day, _, _ in rows}
+    return {
+        "days": [d.isoformat() for d in days],
+        **{
+            metric: [values.get((d, metric), 0.0 if d in evaluated else None) for d in days]
+            for metric in SERIES_METRICS
+        },
+    }
+
+
+def _findings_by_rule(findings: FindingCounts, as_of: dt.date, previous: dt.date | None) -> list[dict]:
+    today = findings.by_rule(as_of)
+    before = findings.by_rule(previous) if previous else {}
+    keys = sorted(set(today) | set(before))
+    return [
+        {
+            "rule_id": rule_id,
+            "severity": severity,
+            "findings": today.get((rule_id, severity), 0),
+            "previous": before.get((rule_id, severity), 0) if previous else None,
+        }
+        for rule_id, severity in keys
+    ]
+
+
+def _findings_by_area(findings: FindingCounts, as_of: dt.date, previous: dt.date | None) -> dict:
+    out = {}
+    for area in AREAS:
+        prefix = (f"{area}.",)
+        out[area] = {
+            "findings": findings.count(as_of, prefix, exceptions_only=False),
+            "exceptions": findings.count(as_of, prefix),
+            "previous": findings.count(previous, prefix) if previous else None,
+        }
+    return out
+
+
+def _reasons(rows: list[tuple], as_of: dt.date, previous: dt.date | None) -> list[dict]:
+    table: dict[str, dict] = {}
+    for day, reason, severity, n in rows:
+        entry = table.setdefault(reason, {"reason_code": reason, "high": 0, "warn": 0, "total": 0, "previous": 0})
+        if day == as_of:
+            entry["high" if SEVERITY_RANK[severity] >= 2 else "warn"] += n
+            entry["total"] += n
+        elif day == previous:
+            entry["previous"] += n
+    out = sorted(table.values(), key=lambda e: (-e["total"], e["reason_code"]))
+    if previous is None:
+        for entry in out:
+            entry["previous"] = None
+    return out
+
+
+def _duration_rows(metrics: MetricTable, day: dt.date, name: str) -> list[dict]:
+    views = [("All", "all", "all")] + [(s.replace("_", " "), "segment", s) for s in SEGMENTS]
+    views.append(("High value", "high_value", "true"))
+    rows = []
+    for label, dimension, value in views:
+        p50 = metrics.get(day, f"{name}.p50", dimension, value)
+        p90 = metrics.get(day, f"{name}.p90", dimension, value)
+        rows.append({"label": label, "p50": p50, "p90": p90})
+    return rows
+
+
+def _durations(metrics: MetricTable, day: dt.date) -> dict:
+    return {
+        name: _duration_rows(metrics, day, name)
+        for name in ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
+    }
+
+
+def _queues(metrics: MetricTable, day: dt.date) -> list[dict]:
+    out = []
+    for key, label in QUEUES:
+        base = f"queue.{key}"
+        detail = metrics.detail(day, f"{base}.max") or {}
+        out.append(
+            {
+                "queue": key,
+                "label": label,
+                "waiting": metrics.get(day, f"{base}.count") or 0,
+                "p50": metrics.get(day, f"{base}.p50"),
+                "p90": metrics.get(day, f"{base}.p90"),
+                "oldest": metrics.get(day, f"{base}.max"),
+                "oldest_item": next(iter(detail.values()), None) if isinstance(detail, dict) else None,
+                "high_value_waiting": metrics.get(day, f"{base}.count", "high_value", "true") or 0,
+            }
+        )
+    return out
+
+
+def _control_loop(rows: list[tuple]) -> dict:
+    counts = {stage: (customers, stuck) for stage, customers, stuck in rows}
+    stages = [
+        {"stage": key, "label": label, "customers": counts.get(key, (0, 0))[0], "stuck": counts.get(key, (0, 0))[1]}
+        for key, label in LOOP_STAGES
+    ]
+    return {"stages": stages, "value_reached": counts.get("value_reached", (0, 0))[0]}
+
+
+def _rank_fixes(rows: list[tuple], config: ScorecardConfig) -> list[dict]:
+    ranking = config.fix_ranking
+    severity_names = {v: k for k, v in SEVERITY_RANK.items()}
+    fixes = [
+        {
+            "rule_id": rule_id,
+            "reason_code": reason,
+            "findings": findings,
+            "customers": customers,
+            "high_value": high_value,
+            "severity": severity_names[severity_rank],
+            "oldest_days": int(oldest_days),
+            "oldest_subject": oldest_subject,
+            "arr_at_risk": float(arr or 0.0),
+            "owner_roles": owner_roles.split(",") if owner_roles else [],
+            "kind": config.fix_kind(rule_id),
+        }
+        for (
+            rule_id,
+            reason,
+            findings,
+            customers,
+            high_value,
+            severity_rank,
+            oldest_days,
+            oldest_subject,
+            arr,
+            owner_roles,
+        ) in rows
+    ]
+    largest = {
+        "count": max((f["findings"] for f in fixes), default=0),
+        "oldest_days": max((f["oldest_days"] for f in fixes), default=0),
+        "arr_at_risk": max((f["arr_at_risk"] for f in fixes), default=0.0),
+    }
+    for fix in fixes:
+        parts = {"count": fix["findings"], "oldest_days": fix["oldest_days"], "arr_at_risk": fix["arr_at_risk"]}
+        share = sum(
+            ranking.weights.get(name, 0.0) * (value / largest[name] if largest[name] else 0.0)
+            for name, value in parts.items()
+        )
+        fix["score"] = round(ranking.severity_weight.get(fix["severity"], 1.0) * share, 4)
+        fix["kind_label"] = config.fix_kinds[fix["kind"]]
+    fixes.sort(key=lambda f: (-f["score"], -f["findings"], f["rule_id"], f["reason_code"]))
+    for rank, fix in enumerate(fixes, start=1):
+        fix["rank"] = rank
+    return fixes
+
+
+def _alert_quality(conn: psycopg.Connection) -> dict | None:
+    """Rows of the alerting view when it exists; None keeps the widget out."""
+    (exists,) = _fetch(conn, "alert_quality_exists", {})[0]
+    if not exists:
+        return None
+    rows = [
+        {
+            "rule_id": rule_id,
+            "owner_role": role,
+            "sent": int(sent or 0),
+            "acknowledged": int(acked or 0),
+            "median_minutes_to_ack": None if median is None else float(median),
+            "resolved": int(resolved or 0),
+            "reopened": int(reopened or 0),
+            "silenced": int(silenced or 0),
+        }
+        for rule_id, role, sent, acked, median, resolved, reopened, silenced in _fetch(conn, "alert_quality", {})
+    ]
+    sent = sum(r["sent"] for r in rows)
+    return {
+        "rows": rows,
+        "sent": sent,
+        "acknowledged": sum(r["acknowledged"] for r in rows),
+        "ack_rate": (sum(r["acknowledged"] for r in rows) / sent) if sent else None,
+        "reopened": sum(r["reopened"] for r in rows),
+        "silenced": sum(r["silenced"] for r in rows),
+    }

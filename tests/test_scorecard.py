@@ -1,0 +1,424 @@
+"""The scorecard of a generated hypercare month: its numbers against the generator's ground
+truth, its archive, the email as a real SMTP server receives it, and the HTML file as
+headless Chromium renders it."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import email
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import uuid
+from collections import Counter
+from email import policy
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from PIL import Image
+
+from hypercare import db
+from hypercare.areas import AREAS
+from hypercare.cli import main
+from hypercare.demo import truth_agreement
+from hypercare.evaluate import evaluate_day
+from hypercare.loader import load_snapshot
+from hypercare.ruleset import load_ruleset
+from hypercare.scorecard.build import archive_scorecard, compile_and_archive, compile_scorecard
+from hypercare.scorecard.charts import CHART_COLORS
+from hypercare.scorecard.config import scorecard_config
+from hypercare.scorecard.data import compile_data
+from hypercare.scorecard.health import HEALTH_AREAS
+from hypercare.synth import generate
+
+START = dt.date(2026, 11, 2)  # the configured go-live date: day 1
+DAYS = 20
+RULES = load_ruleset()
+CONFIG = scorecard_config(RULES)
+REVIEW_DAY = dt.date(2026, 11, 16)  # day 15, Monday: twice-weekly send with the review pack
+QUIET_DAY = dt.date(2026, 11, 19)  # day 18, Thursday: archived, not sent
+PREVIOUS = {REVIEW_DAY: dt.date(2026, 11, 12), QUIET_DAY: REVIEW_DAY}
+
+
+def _database(admin_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory, pg_admin_url):
+    """One generated month (200 customers x 20 days) loaded and evaluated into its own database."""
+    source = tmp_path_factory.mktemp("scorecard-month")
+    generate(source, start=START, days=DAYS, customers=200, seed=11, ruleset=RULES)
+    name = f"hypercare_scorecard_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    url = _database(pg_admin_url, name)
+    with db.connect(url) as conn:
+        db.migrate(conn)
+        for offset in range(DAYS):
+            day = START + dt.timedelta(days=offset)
+            load_snapshot(conn, source, day)
+            evaluate_day(conn, day, RULES)
+    yield {"url": url, "source": source, "name": name, "admin": pg_admin_url}
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def scorecards(month) -> dict:
+    """The two scorecards most tests read, compiled (with charts) once."""
+    with db.connect(month["url"]) as conn:
+        return {day: compile_scorecard(conn, day, RULES) for day in (REVIEW_DAY, QUIET_DAY)}
+
+
+@pytest.fixture
+def store(month):
+    with db.connect(month["url"]) as conn:
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def truth(month) -> list[dict]:
+    """The generator's ground truth; the store must agree with it (as test_month checks),
+    else no scorecard number could."""
+    truth_file = month["source"] / "ground_truth.csv"
+    with db.connect(month["url"]) as conn:
+        agreement = truth_agreement(conn, truth_file, list(AREAS))
+    disagreeing = sorted({r["rule_id"] for r in (*agreement.missed.to_dicts(), *agreement.unexpected.to_dicts())})
+    assert agreement.exact, f"the monitor disagrees with the ground truth on {disagreeing}"
+    with truth_file.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def truth_counts(truth: list[dict], day: dt.date) -> Counter:
+    """(rule_id, severity) -> findings the generator says a correct monitor reports on `day`."""
+    return Counter((r["rule_id"], r["severity"]) for r in truth if r["as_of"] == day.isoformat())
+
+
+def exceptions(counts: Counter, rules=None) -> int:
+    """Findings of warn and above, of the given exact rule ids or id prefixes (all when None)."""
+    return sum(
+        n
+        for (rule_id, severity), n in counts.items()
+        if severity != "info" and (rules is None or any(rule_id == r or rule_id.startswith(r + ".") for r in rules))
+    )
+
+
+class Inbox:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def inbox():
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield handler, controller.port
+    controller.stop()
+
+
+# -- numbers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("day", [REVIEW_DAY, QUIET_DAY], ids=str)
+def test_numbers_match_the_ground_truth(scorecards, truth, day):
+    data = scorecards[day].data
+    today, before = truth_counts(truth, day), truth_counts(truth, PREVIOUS[day])
+    assert data["previous_as_of"] == PREVIOUS[day].isoformat()
+
+    by_rule = {(r["rule_id"], r["severity"]): r["findings"] for r in data["findings_by_rule"] if r["findings"]}
+    assert by_rule == dict(today)
+    previous_by_rule = {(r["rule_id"], r["severity"]): r["previous"] for r in data["findings_by_rule"] if r["previous"]}
+    assert previous_by_rule == dict(before)
+
+    for area, counts in data["findings_by_area"].items():
+        assert counts["findings"] == sum(n for (rule_id, _), n in today.items() if rule_id.startswith(f"{area}."))
+        assert counts["exceptions"] == exceptions(today, [area])
+        assert counts["previous"] == exceptions(before, [area])
+
+    widgets = {w["id"]: w for w in data["widgets"]}
+    assert widgets["exceptions_by_reason"]["value"] == exceptions(today)
+    assert widgets["exceptions_by_reason"]["previous"] == exceptions(before)
+    assert sum(r["high"] for r in data["exceptions_by_reason"]) == sum(
+        n for (_, severity), n in today.items() if severity in ("high", "critical")
+    )
+    assert widgets["projects_and_missed"]["value"] == exceptions(today, ["trigger.missed_eligible"])
+    assert widgets["projects_and_missed"]["previous"] == exceptions(before, ["trigger.missed_eligible"])
+    assert widgets["billing_blockers"]["value"] == exceptions(today, ["billing.blocks_invoice_or_launch"])
+    assert widgets["provisioning_failures"]["value"] == exceptions(today, ["provisioning.failed"])
+    assert widgets["overdue_tasks"]["value"] == exceptions(today, ["customer.task_overdue"])
+    assert widgets["failed_writebacks"]["value"] == exceptions(today, ["writeback.failed"])
+
+    for line in data["health"]:
+        area = next(a for a in HEALTH_AREAS if a.key == line["key"])
+        expected = sum(n for (r, s), n in today.items() if s != "info" and area.covers(r))
+        high = sum(n for (r, s), n in today.items() if s in ("high", "critical") and area.covers(r))
+        previous = sum(n for (r, s), n in before.items() if s != "info" and area.covers(r))
+        assert (line["exceptions"], line["high"], line["previous"]) == (expected, high, previous), line["area"]
+        assert line["status"] == ("red" if high else "amber" if expected else "green")
+
+
+@pytest.mark.parametrize("day", [REVIEW_DAY, QUIET_DAY], ids=str)
+def test_fixes_cover_every_exception_and_are_ranked_by_impact(scorecards, truth, day):
+    data = scorecards[day].data
+    today = truth_counts(truth, day)
+    per_rule = Counter()
+    for fix in data["fixes"]:
+        per_rule[fix["rule_id"]] += fix["findings"]
+        assert fix["kind"] in CONFIG.fix_kinds and fix["kind_label"] == CONFIG.fix_kinds[fix["kind"]]
+        assert fix["reason_code"] and fix["owner_roles"]
+        assert 0 <= fix["oldest_days"] <= (day - START).days
+    assert dict(per_rule) == {rule: exceptions(today, [rule]) for rule, _ in today if exceptions(today, [rule])}
+    scores = [f["score"] for f in data["fixes"]]
+    assert scores == sorted(scores, reverse=True)
+    assert [f["rank"] for f in data["fixes"]] == list(range(1, len(scores) + 1))
+    top = next(w for w in data["widgets"] if w["id"] == "top_fixes")
+    assert [row[0] for row in top["table"]["rows"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("day", [REVIEW_DAY, QUIET_DAY], ids=str)
+def test_stable_state_evidence_matches_the_ground_truth(scorecards, truth, day):
+    verdict = scorecards[day].data["verdict"]
+    today, before = truth_counts(truth, day), truth_counts(truth, PREVIOUS[day])
+    questions = {q["number"]: q for q in verdict["questions"]}
+    assert len(questions) == 10
+
+    def value(number: int, check: int = 0):
+        return questions[number]["checks"][check]["value"]
+
+    assert value(3) == exceptions(today, ["ownership.no_owner"])
+    sensitive = [
+        "billing.unreviewed_change",
+        "provisioning.override_unapproved",
+        "ai.sensitive_change_unapproved",
+        "ai.sensitive_access_unlogged",
+    ]
+    assert value(4) == exceptions(today, sensitive)
+    unreviewed = ["ai.customer_email_unreviewed", "ai.sensitive_change_unapproved", "ai.low_confidence_routed"]
+    assert value(7, 1) == exceptions(today, unreviewed)
+    assert value(8) == exceptions(today, ["writeback.failed", "writeback.drift"])
+    assert value(9, 1) == exceptions(today, ["customer.first_value_without_evidence"])
+    growth = (exceptions(today) - exceptions(before)) / exceptions(before)
+    assert value(10) == pytest.approx(growth)
+    for q in verdict["questions"]:
+        assert q["strong"] == all(c["ok"] for c in q["checks"])
+    weak = sum(not q["strong"] for q in verdict["questions"])
+    assert verdict["weak"] == weak
+    assert verdict["expand_automation"] is (weak < 2)
+    assert ("Do not expand automation" in verdict["message"]) is (weak >= 2)
+
+
+def test_durations_are_percentiles_never_an_average(scorecards):
+    data = scorecards[REVIEW_DAY].data
+    for name, rows in data["durations"].items():
+        assert [r["label"] for r in rows] == ["All", "enterprise", "mid market", "smb", "High value"], name
+        assert all(set(r) == {"label", "p50", "p90"} for r in rows)
+    owner = data["durations"]["time_to_owner"][0]
+    assert owner["p50"] is not None and owner["p50"] <= owner["p90"]
+    assert "avg" not in str(data).lower() and "average" not in str(data["widgets"]).lower()
+
+
+def test_control_loop_places_every_open_customer_once(scorecards, store, truth):
+    data = scorecards[REVIEW_DAY].data
+    loop = data["control_loop"]
+    stages = {s["stage"]: s for s in loop["stages"]}
+    assert list(stages) == [
+        "capture",
+        "validate",
+        "assign",
+        "provision",
+        "customer_tasks",
+        "escalate",
+        "write_back",
+        "measure_value",
+    ]
+    assert all(0 <= s["stuck"] <= s["customers"] for s in stages.values())
+    (open_projects,) = store.execute(
+        "select count(*) from hypercare.landing_onboarding_projects "
+        "where snapshot_date = %s and status in ('active', 'paused')",
+        (REVIEW_DAY,),
+    ).fetchone()
+    placed = sum(s["customers"] for s in stages.values()) + loop["value_reached"]
+    assert placed == open_projects + stages["capture"]["customers"]
+    missed = exceptions(truth_counts(truth, REVIEW_DAY), ["trigger.missed_eligible"])
+    assert stages["capture"]["stuck"] >= missed > 0
+
+
+def test_weekly_review_pack_only_on_review_days(scorecards):
+    review = scorecards[REVIEW_DAY].data
+    quiet = scorecards[QUIET_DAY].data
+    assert (review["send_day"], review["review_day"]) == (True, True)
+    assert (quiet["send_day"], quiet["review_day"]) == (False, False)
+    assert quiet["review"] is None
+    slots = review["review"]["slots"]
+    assert [s["minutes"] for s in slots] == ["0-5", "5-10", "10-15", "15-20", "20-25", "25-30"]
+    assert all(s["items"] for s in slots)
+    assert review["verdict"]["message"] in slots[0]["items"]
+    assert any(review["fixes"][0]["rule_id"] in item for item in slots[-1]["items"])
+
+
+def test_dashboard_has_fewer_than_15_widgets_with_or_without_alerting(month):
+    clone = f"{month['name']}_noalerts"
+    with psycopg.connect(month["admin"], autocommit=True) as admin:
+        admin.execute(f'create database "{clone}" template "{month["name"]}"')
+    try:
+        with db.connect(_database(month["admin"], clone)) as conn:
+            with_view = compile_data(conn, REVIEW_DAY, RULES, CONFIG)
+            conn.execute("drop view if exists hypercare.alert_quality")
+            conn.commit()
+            without_view = compile_data(conn, REVIEW_DAY, RULES, CONFIG)
+    finally:
+        with psycopg.connect(month["admin"], autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{clone}" with (force)')
+    ids = [w["id"] for w in with_view["widgets"]]
+    assert "alert_quality" in ids and len(ids) < 15
+    assert without_view["alert_quality"] is None
+    assert [w["id"] for w in without_view["widgets"]] == [i for i in ids if i != "alert_quality"]
+
+
+def test_rule_set_version_is_named_and_unevaluated_days_are_refused(scorecards, store):
+    data = scorecards[REVIEW_DAY].data
+    assert data["rule_versions"] == [RULES.version]
+    assert data["areas_missing"] == []
+    with pytest.raises(LookupError, match="no evaluation runs"):
+        compile_data(store, START + dt.timedelta(days=DAYS), RULES, CONFIG)
+
+
+# -- archive, email, file -----------------------------------------------------------------
+def test_archive_replaces_its_own_row(scorecards, store):
+    first = scorecards[QUIET_DAY]
+    archive_scorecard(store, first)
+    archive_scorecard(store, first)
+    rows = store.execute(
+        "select as_of, send_day, review_day, rule_versions, data, html, text_body from hypercare.scorecards "
+        "where as_of = %s",
+        (QUIET_DAY,),
+    ).fetchall()
+    assert len(rows) == 1
+    as_of, send_day, review_day, versions, data, html, text = rows[0]
+    assert (as_of, send_day, review_day, versions) == (QUIET_DAY, False, False, [RULES.version])
+    assert data["widgets"] == first.data["widgets"]
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "cid:" not in html
+    assert RULES.version in html and RULES.version in text
+
+
+def _cids(html: str) -> set[str]:
+    return set(re.findall(r'src="cid:([^"]+)"', html))
+
+
+def test_cli_sends_the_email_a_real_smtp_server_receives(month, store, inbox, tmp_path, monkeypatch):
+    handler, port = inbox
+    monkeypatch.setenv("HYPERCARE_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    out = tmp_path / "scorecard.html"
+    argv = ["--db", month["url"], "scorecard", "--date", REVIEW_DAY.isoformat(), "--send", "--out", str(out)]
+    assert main(argv) == 0
+    assert main(["--db", month["url"], "scorecard", "--date", QUIET_DAY.isoformat(), "--send"]) == 0
+    assert len(handler.envelopes) == 1, "only the send day goes out"
+
+    envelope = handler.envelopes[0]
+    assert sorted(envelope.rcpt_tos) == sorted(CONFIG.all_recipients)
+    message = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert message["Subject"].startswith(f"Hypercare scorecard {REVIEW_DAY}")
+    assert message.get_content_type() == "multipart/alternative"
+    plain, related = message.get_payload()
+    assert plain.get_content_type() == "text/plain" and "STABLE-STATE VERDICT" in plain.get_content()
+    assert related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    html = html_part.get_content()
+    assert html_part.get_content_type() == "text/html" and "<script" not in html.lower()
+    attached = {part["Content-ID"].strip("<>"): part for part in images}
+    assert attached and all(part.get_content_type() == "image/png" for part in attached.values())
+    assert _cids(html) == set(attached), "every image is referenced by cid and every cid is attached"
+    for part in attached.values():
+        assert part.get_content_disposition() == "inline"
+        assert Image.open(io.BytesIO(part.get_content())).size[0] == 640
+    assert "Weekly review pack" in html
+
+    (sent_at, sent_to) = store.execute(
+        "select sent_at, sent_to from hypercare.scorecards where as_of = %s", (REVIEW_DAY,)
+    ).fetchone()
+    assert sent_at is not None and sorted(sent_to) == sorted(CONFIG.all_recipients)
+    compile_and_archive(store, REVIEW_DAY, RULES)
+    assert store.execute("select sent_at from hypercare.scorecards where as_of = %s", (REVIEW_DAY,)).fetchone() == (
+        sent_at,
+    ), "recompiling keeps the delivery record"
+    standalone = out.read_text()
+    assert "cid:" not in standalone and standalone.count("data:image/png;base64,") == len(attached)
+
+
+# -- the file in a browser ----------------------------------------------------------------
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get("HYPERCARE_REQUIRE_BROWSER") == "1":
+        pytest.fail("chromium is required (HYPERCARE_REQUIRE_BROWSER=1) but not installed")
+    return found
+
+
+def _screenshot(browser: str, page: Path, shot: Path, profile: Path) -> Image.Image:
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={shot}",
+            "--window-size=1200,3000",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return Image.open(shot).convert("RGB")
+
+
+def _chart_pixels(image: Image.Image) -> Counter:
+    """Pixels per chart colour (within a small tolerance); the page's own CSS uses none of them."""
+    palette = {name: tuple(int(code[i : i + 2], 16) for i in (1, 3, 5)) for name, code in CHART_COLORS.items()}
+    counts = Counter()
+    for n, pixel in image.getcolors(maxcolors=1 << 24):
+        for name, rgb in palette.items():
+            if all(abs(a - b) <= 6 for a, b in zip(pixel, rgb, strict=True)):
+                counts[name] += n
+    return counts
+
+
+def test_html_file_renders_with_its_charts_in_headless_chromium(scorecards, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (set HYPERCARE_REQUIRE_BROWSER=1 to require it)")
+    page = scorecards[REVIEW_DAY].write_html(tmp_path / "scorecard.html")
+    image = _screenshot(browser, page, tmp_path / "scorecard.png", tmp_path / "profile")
+    assert image.size == (1200, 3000)
+    assert len(image.getcolors(maxcolors=1 << 24)) > 500, "a blank or broken page has few colours"
+    charts = _chart_pixels(image)
+    assert charts["blue"] > 3000 and charts["orange"] > 500 and charts["rose"] > 300, charts
+
+    bare = tmp_path / "no-charts.html"
+    bare.write_text(re.sub(r'src="data:image/png;base64,[^"]+"', 'src=""', page.read_text()))
+    without = _chart_pixels(_screenshot(browser, bare, tmp_path / "no-charts.png", tmp_path / "profile2"))
+    assert sum(without.values()) < 50, "the chart colours on the page come from the charts"
