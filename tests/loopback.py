@@ -61,7 +61,7 @@ class SlackStandIn:
                     return json.loads(raw or b"{}")
                 return {k: v[0] for k, v in parse_qs(raw.decode()).items()}
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 parts = urlsplit(self.path)
                 body = self._body() | {k: v[0] for k, v in parse_qs(parts.query).items()}
                 if parts.path == "/api/conversations.history":
@@ -83,7 +83,7 @@ class SlackStandIn:
                 messages = [m for m in standin.api_messages if m["channel"] == channel]
                 self._reply(200, {"ok": True, "messages": messages})
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 parts = urlsplit(self.path)
                 if parts.path == "/api/conversations.history":
                     self._history(parse_qs(parts.query)["channel"][0])
@@ -120,7 +120,7 @@ class MailSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 

@@ -123,9 +123,7 @@ def test_a_day_that_no_longer_finds_resolves_and_a_backfill_can_reopen(conn):
 def test_trace_events_are_upserted_once(conn):
     run(conn, D[0], ["A"])
     run(conn, D[1], ["A"])
-    rows = conn.execute(
-        "select onboarding_id, event_type, first_observed_on from hypercare.trace_events"
-    ).fetchall()
+    rows = conn.execute("select onboarding_id, event_type, first_observed_on from hypercare.trace_events").fetchall()
     assert rows == [("A", "project_created", D[0])]
 
 

@@ -253,12 +253,24 @@ def test_truth_is_what_the_written_files_say(month, ruleset):
 
 # -- the oracle at the edges of the business clock ----------------------------------------
 DEAL_DEFAULTS = {
-    "account_id": "ACC-1", "segment": "smb", "strategic": False, "stage": "closed_won", "closed_won_at": None,
-    "contract_state": "signed", "contract_signed_at": None, "payment_condition": "none",
-    "payment_received_at": None, "excluded_reason": None,
+    "account_id": "ACC-1",
+    "segment": "smb",
+    "strategic": False,
+    "stage": "closed_won",
+    "closed_won_at": None,
+    "contract_state": "signed",
+    "contract_signed_at": None,
+    "payment_condition": "none",
+    "payment_received_at": None,
+    "excluded_reason": None,
 }
-PROJECT_DEFAULTS = {"opportunity_id": None, "created_at": None, "created_by": "automation",
-                    "status": "active", "paused_at": None}
+PROJECT_DEFAULTS = {
+    "opportunity_id": None,
+    "created_at": None,
+    "created_by": "automation",
+    "status": "active",
+    "paused_at": None,
+}
 
 
 def at(text: str, zone: str = "UTC") -> dt.datetime:
@@ -267,16 +279,35 @@ def at(text: str, zone: str = "UTC") -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-def view_of(day: dt.date, deals: list[dict], projects: list[dict] = (), quarantined: dict | None = None,
-            file_rows: dict | None = None) -> SnapshotView:
+def view_of(
+    day: dt.date,
+    deals: list[dict],
+    projects: list[dict] = (),
+    quarantined: dict | None = None,
+    file_rows: dict | None = None,
+) -> SnapshotView:
     ts = pl.Datetime("us", "UTC")
-    deal_schema = {"opportunity_id": pl.String, "account_id": pl.String, "segment": pl.String,
-                   "strategic": pl.Boolean, "stage": pl.String, "closed_won_at": ts,
-                   "contract_state": pl.String,
-                   "contract_signed_at": ts, "payment_condition": pl.String, "payment_received_at": ts,
-                   "excluded_reason": pl.String}
-    project_schema = {"project_id": pl.String, "opportunity_id": pl.String, "created_at": ts,
-                      "created_by": pl.String, "status": pl.String, "paused_at": ts}
+    deal_schema = {
+        "opportunity_id": pl.String,
+        "account_id": pl.String,
+        "segment": pl.String,
+        "strategic": pl.Boolean,
+        "stage": pl.String,
+        "closed_won_at": ts,
+        "contract_state": pl.String,
+        "contract_signed_at": ts,
+        "payment_condition": pl.String,
+        "payment_received_at": ts,
+        "excluded_reason": pl.String,
+    }
+    project_schema = {
+        "project_id": pl.String,
+        "opportunity_id": pl.String,
+        "created_at": ts,
+        "created_by": pl.String,
+        "status": pl.String,
+        "paused_at": ts,
+    }
     frames = {
         "deals": pl.DataFrame([DEAL_DEFAULTS | d for d in deals], schema=deal_schema),
         "onboarding_projects": pl.DataFrame([PROJECT_DEFAULTS | p for p in projects], schema=project_schema),
@@ -289,8 +320,14 @@ def fired(rule_id: str, view: SnapshotView, ruleset: RuleSet) -> dict[str, str]:
     return dict(zip(found["subject_key"], found["severity"], strict=True))
 
 
-def days_fired(rule_id: str, first: dt.date, last: dt.date, deals: list[dict], projects: list[dict] = (),
-               ruleset: RuleSet | None = None) -> list[dt.date]:
+def days_fired(
+    rule_id: str,
+    first: dt.date,
+    last: dt.date,
+    deals: list[dict],
+    projects: list[dict] = (),
+    ruleset: RuleSet | None = None,
+) -> list[dt.date]:
     ruleset = ruleset or load_ruleset()
     days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
     return [d for d in days if fired(rule_id, view_of(d, deals, projects), ruleset)]
@@ -298,30 +335,38 @@ def days_fired(rule_id: str, first: dt.date, last: dt.date, deals: list[dict], p
 
 def test_friday_afternoon_eligibility_is_late_from_mondays_run():
     friday = at("2026-11-06T16:00:00")
-    deal = {"opportunity_id": "OPP-1", "closed_won_at": friday,
-            "contract_signed_at": friday - dt.timedelta(hours=2)}
+    deal = {"opportunity_id": "OPP-1", "closed_won_at": friday, "contract_signed_at": friday - dt.timedelta(hours=2)}
     assert days_fired("trigger.missed_eligible", dt.date(2026, 11, 6), dt.date(2026, 11, 10), [deal]) == [
-        dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
-    created_monday = {"project_id": "PRJ-1", "opportunity_id": "OPP-1",
-                      "created_at": at("2026-11-09T17:00:00")}
-    assert days_fired("trigger.missed_eligible", dt.date(2026, 11, 6), dt.date(2026, 11, 10), [deal],
-                      [created_monday]) == []
+        dt.date(2026, 11, 9),
+        dt.date(2026, 11, 10),
+    ]
+    created_monday = {"project_id": "PRJ-1", "opportunity_id": "OPP-1", "created_at": at("2026-11-09T17:00:00")}
+    assert (
+        days_fired("trigger.missed_eligible", dt.date(2026, 11, 6), dt.date(2026, 11, 10), [deal], [created_monday])
+        == []
+    )
 
 
 def test_holiday_before_the_weekend_pushes_the_deadline_to_monday():
     wednesday = at("2026-11-25T16:00:00")
     deal = {"opportunity_id": "OPP-1", "closed_won_at": wednesday, "contract_signed_at": wednesday}
     assert days_fired("trigger.missed_eligible", dt.date(2026, 11, 25), dt.date(2026, 11, 30), [deal]) == [
-        dt.date(2026, 11, 30)]
+        dt.date(2026, 11, 30)
+    ]
 
 
 def test_eligibility_clock_runs_in_the_business_timezone():
     sunday_evening_new_york = at("2026-11-08T22:00:00", "America/New_York")
-    deal = {"opportunity_id": "OPP-1", "closed_won_at": sunday_evening_new_york,
-            "contract_signed_at": sunday_evening_new_york}
+    deal = {
+        "opportunity_id": "OPP-1",
+        "closed_won_at": sunday_evening_new_york,
+        "contract_signed_at": sunday_evening_new_york,
+    }
     window = (dt.date(2026, 11, 8), dt.date(2026, 11, 10))
     assert days_fired("trigger.missed_eligible", *window, [deal], ruleset=ruleset_in("America/New_York")) == [
-        dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
+        dt.date(2026, 11, 9),
+        dt.date(2026, 11, 10),
+    ]
     assert days_fired("trigger.missed_eligible", *window, [deal]) == [dt.date(2026, 11, 10)]
 
 
@@ -329,15 +374,31 @@ def test_prepayment_decides_eligibility_only_for_prepayment_deals(ruleset):
     close = at("2026-11-02T10:00:00")
     paid_later = close + dt.timedelta(days=3)
     deals = [
-        {"opportunity_id": "OPP-PRE", "closed_won_at": close, "contract_signed_at": close,
-         "payment_condition": "prepayment"},
-        {"opportunity_id": "OPP-PAID", "closed_won_at": close, "contract_signed_at": close,
-         "payment_condition": "prepayment", "payment_received_at": paid_later},
-        {"opportunity_id": "OPP-PO", "closed_won_at": close, "contract_signed_at": close,
-         "payment_condition": "po_required", "payment_received_at": paid_later},
+        {
+            "opportunity_id": "OPP-PRE",
+            "closed_won_at": close,
+            "contract_signed_at": close,
+            "payment_condition": "prepayment",
+        },
+        {
+            "opportunity_id": "OPP-PAID",
+            "closed_won_at": close,
+            "contract_signed_at": close,
+            "payment_condition": "prepayment",
+            "payment_received_at": paid_later,
+        },
+        {
+            "opportunity_id": "OPP-PO",
+            "closed_won_at": close,
+            "contract_signed_at": close,
+            "payment_condition": "po_required",
+            "payment_received_at": paid_later,
+        },
     ]
-    projects = [{"project_id": f"PRJ-{i}", "opportunity_id": d["opportunity_id"],
-                 "created_at": close + dt.timedelta(hours=1)} for i, d in enumerate(deals)]
+    projects = [
+        {"project_id": f"PRJ-{i}", "opportunity_id": d["opportunity_id"], "created_at": close + dt.timedelta(hours=1)}
+        for i, d in enumerate(deals)
+    ]
     view = view_of(dt.date(2026, 11, 10), deals, projects)
     assert fired("trigger.premature_start", view, ruleset) == {"PRJ-0": "high", "PRJ-1": "high"}
     stuck = view_of(dt.date(2026, 11, 9), deals[:1])
@@ -349,8 +410,12 @@ def test_premature_start_needs_a_present_unexcluded_deal(ruleset):
     close = at("2026-11-03T10:00:00")
     deals = [
         {"opportunity_id": "OPP-OPEN", "stage": "open", "contract_signed_at": close},
-        {"opportunity_id": "OPP-EXCL", "stage": "open", "contract_signed_at": close,
-         "excluded_reason": "partner_led_onboarding"},
+        {
+            "opportunity_id": "OPP-EXCL",
+            "stage": "open",
+            "contract_signed_at": close,
+            "excluded_reason": "partner_led_onboarding",
+        },
         {"opportunity_id": "OPP-OK", "closed_won_at": close, "contract_signed_at": close},
     ]
     projects = [
@@ -371,8 +436,7 @@ def test_duplicates_count_live_projects_and_follow_strategic(ruleset):
     deals = [
         {"opportunity_id": "OPP-S", "strategic": True, "closed_won_at": close, "contract_signed_at": close},
         {"opportunity_id": "OPP-C", "closed_won_at": close, "contract_signed_at": close},
-        {"opportunity_id": "OPP-X", "closed_won_at": close, "contract_signed_at": close,
-         "excluded_reason": "pilot"},
+        {"opportunity_id": "OPP-X", "closed_won_at": close, "contract_signed_at": close, "excluded_reason": "pilot"},
     ]
     projects = [
         {"project_id": "P1", "opportunity_id": "OPP-S", "created_at": close},
@@ -394,16 +458,29 @@ def test_manual_share_must_exceed_the_threshold_within_the_trailing_week(ruleset
     deals = [{"opportunity_id": "OPP-X", "excluded_reason": "pilot"}]
 
     def projects(manual: int, total: int, extra: list[dict] = ()) -> list[dict]:
-        return [{"project_id": f"P{i:02d}", "created_at": end - dt.timedelta(days=1),
-                 "created_by": "manual" if i < manual else "automation", "opportunity_id": f"OPP-{i}"}
-                for i in range(total)] + list(extra)
+        return [
+            {
+                "project_id": f"P{i:02d}",
+                "created_at": end - dt.timedelta(days=1),
+                "created_by": "manual" if i < manual else "automation",
+                "opportunity_id": f"OPP-{i}",
+            }
+            for i in range(total)
+        ] + list(extra)
 
     assert fired("trigger.manual_creation", view_of(day, deals, projects(1, 10)), ruleset) == {}
     assert fired("trigger.manual_creation", view_of(day, deals, projects(2, 10)), ruleset) == {
-        "P00": "warn", "P01": "warn"}
+        "P00": "warn",
+        "P01": "warn",
+    }
     outside = {"project_id": "OLD", "created_at": end - dt.timedelta(days=7), "created_by": "manual"}
-    tied = {"project_id": "TIED", "created_at": end - dt.timedelta(hours=1), "created_by": "manual",
-            "opportunity_id": "OPP-X", "status": "cancelled"}
+    tied = {
+        "project_id": "TIED",
+        "created_at": end - dt.timedelta(hours=1),
+        "created_by": "manual",
+        "opportunity_id": "OPP-X",
+        "status": "cancelled",
+    }
     crowded = view_of(day, deals, projects(1, 9, [outside, tied]))
     assert fired("trigger.manual_creation", crowded, ruleset) == {"P00": "warn"}
 
@@ -411,8 +488,13 @@ def test_manual_share_must_exceed_the_threshold_within_the_trailing_week(ruleset
 def test_paused_and_unlinked_projects(ruleset):
     thursday = at("2026-11-12T10:00:00")
     projects = [
-        {"project_id": "PAUSED", "opportunity_id": "OPP-1", "created_at": thursday, "status": "paused",
-         "paused_at": thursday},
+        {
+            "project_id": "PAUSED",
+            "opportunity_id": "OPP-1",
+            "created_at": thursday,
+            "status": "paused",
+            "paused_at": thursday,
+        },
         {"project_id": "LOOSE", "created_at": thursday},
         {"project_id": "LOOSE-CANC", "created_at": thursday, "status": "cancelled"},
     ]
@@ -428,8 +510,12 @@ def test_paused_and_unlinked_projects(ruleset):
 
 
 def test_contract_violation_severity_uses_the_share_of_the_file(ruleset):
-    view = view_of(START, [], quarantined={"deals": 1, "writebacks": 3, "milestones": 0},
-                   file_rows={"deals": 100, "writebacks": 200, "milestones": 50})
+    view = view_of(
+        START,
+        [],
+        quarantined={"deals": 1, "writebacks": 3, "milestones": 0},
+        file_rows={"deals": 100, "writebacks": 200, "milestones": 50},
+    )
     assert fired("contract.violation", view, ruleset) == {"deals": "warn", "writebacks": "high"}
 
 

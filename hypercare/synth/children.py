@@ -35,35 +35,84 @@ from hypercare.synth.model import (
 )
 
 HANDOFF_FIELDS = (
-    "legal_account_name", "package", "contracted_services", "success_criteria", "promised_timeline",
-    "stakeholder_buyer", "stakeholder_champion", "stakeholder_admin", "stakeholder_technical_owner",
-    "stakeholder_billing_contact", "stakeholder_executive_sponsor", "implementation_constraints",
-    "non_standard_terms", "billing_details", "customer_task_dependencies",
+    "legal_account_name",
+    "package",
+    "contracted_services",
+    "success_criteria",
+    "promised_timeline",
+    "stakeholder_buyer",
+    "stakeholder_champion",
+    "stakeholder_admin",
+    "stakeholder_technical_owner",
+    "stakeholder_billing_contact",
+    "stakeholder_executive_sponsor",
+    "implementation_constraints",
+    "non_standard_terms",
+    "billing_details",
+    "customer_task_dependencies",
 )
 MILESTONES = ("kickoff", "implementation", "configuration", "launch", "first_value")
 MILESTONE_BUSINESS_DAYS = (3, 10, 15, 25, 35)
-COUNTRIES_BY_REGION = {"NA": ("US", "CA"), "EMEA": ("DE", "GB", "FR", "NL"), "APAC": ("AU", "SG", "JP"),
-                       "LATAM": ("BR", "MX")}
+COUNTRIES_BY_REGION = {
+    "NA": ("US", "CA"),
+    "EMEA": ("DE", "GB", "FR", "NL"),
+    "APAC": ("AU", "SG", "JP"),
+    "LATAM": ("BR", "MX"),
+}
 COUNTRIES = tuple(c for region in REGIONS for c in COUNTRIES_BY_REGION[region])
-CITIES = ("Austin", "Toronto", "Berlin", "London", "Lyon", "Utrecht", "Sydney", "Singapore", "Osaka",
-          "Curitiba", "Monterrey")
+CITIES = (
+    "Austin",
+    "Toronto",
+    "Berlin",
+    "London",
+    "Lyon",
+    "Utrecht",
+    "Sydney",
+    "Singapore",
+    "Osaka",
+    "Curitiba",
+    "Monterrey",
+)
 TAX_COUNTRIES = ("DE", "GB", "FR", "NL", "BR", "MX")
 STALL_REASONS = (
-    "waiting_on_customer_admin", "waiting_on_billing_info", "waiting_on_technical_credentials",
-    "waiting_on_internal_provisioning", "customer_no_response",
+    "waiting_on_customer_admin",
+    "waiting_on_billing_info",
+    "waiting_on_technical_credentials",
+    "waiting_on_internal_provisioning",
+    "customer_no_response",
 )
 ITEM_TYPES = ("entitlement", "workspace", "identity", "integration", "data_migration", "support_handoff")
 ITEM_DUE_BUSINESS_DAYS = (2, 3, 5, 10, 15, 20)
-TASK_TYPES = ("kickoff_attendance", "forms", "admin_invite", "integration_credentials", "data_upload",
-              "technical_validation", "training", "first_use_case")
+TASK_TYPES = (
+    "kickoff_attendance",
+    "forms",
+    "admin_invite",
+    "integration_credentials",
+    "data_upload",
+    "technical_validation",
+    "training",
+    "first_use_case",
+)
 TASKS_OPENED_AT_KICKOFF = ("technical_validation", "training", "first_use_case")
 TASKS_BLOCKING_FIRST_VALUE = ("admin_invite", "integration_credentials", "first_use_case")
-AI_KINDS = ("handoff_summary", "field_extraction", "package_classification", "welcome_email_draft",
-            "next_action", "risk_flag")
+AI_KINDS = (
+    "handoff_summary",
+    "field_extraction",
+    "package_classification",
+    "welcome_email_draft",
+    "next_action",
+    "risk_flag",
+)
 AI_KIND_SHARE = (1.0, 0.8, 0.5, 0.7, 0.6, 0.2)
 WRITE_TARGETS = ("crm", "cs_platform", "project_tool", "billing", "product_admin", "messaging")
-WRITE_FIELDS = ("onboarding_id;onboarding_status", "owner;stage", "template;milestones", "plan;seats",
-                "entitlements", "welcome_channel")
+WRITE_FIELDS = (
+    "onboarding_id;onboarding_status",
+    "owner;stage",
+    "template;milestones",
+    "plan;seats",
+    "entitlements",
+    "welcome_channel",
+)
 WRITE_SHARE = (1.0, 1.0, 1.0, 0.6, 1.0, 0.5)
 SYSTEM_FIELDS = (
     ("package", ("crm", "cs_platform", "billing", "product_admin")),
@@ -73,13 +122,19 @@ SYSTEM_FIELDS = (
     ("status", ("crm", "cs_platform", "project_tool")),
     ("go_live", ("crm", "cs_platform", "project_tool")),
 )
-PROJECT_EVENTS_FOR_SYSTEMS = ("created_at", "paused_at", "resumed_at", "cancelled_at", "completed_at",
-                              "owner_assigned_at", "onboarding_owner")
+PROJECT_EVENTS_FOR_SYSTEMS = (
+    "created_at",
+    "paused_at",
+    "resumed_at",
+    "cancelled_at",
+    "completed_at",
+    "owner_assigned_at",
+    "onboarding_owner",
+)
 DAY = 86_400
 
 
-def _choice(rng: np.random.Generator, vocabulary: tuple[str, ...], n: int,
-            p: list[float] | None = None) -> pl.Series:
+def _choice(rng: np.random.Generator, vocabulary: tuple[str, ...], n: int, p: list[float] | None = None) -> pl.Series:
     return pick(vocabulary, rng.choice(len(vocabulary), n, p=p))
 
 
@@ -115,11 +170,12 @@ def enrich_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, cloc
     slow_owner = rng.random(n) < 0.08
     owner_days = np.where(slow_owner, rng.uniform(1.0, 3.0, n), rng.uniform(0.02, 0.9, n))
     owner_at = clock.add_business_days(created, owner_days)
-    needs_technical = ((segment == ENTERPRISE) | _has(modules, MODULES, "integrations")
-                       | _has(modules, MODULES, "api"))
-    task_at = np.where(rng.random(n) < 0.96,
-                       clock.add_seconds(created, uniform_seconds(rng, MINUTE, 30 * MINUTE, n)),
-                       clock.add_business_days(created, rng.uniform(1.1, 3, n)))
+    needs_technical = (segment == ENTERPRISE) | _has(modules, MODULES, "integrations") | _has(modules, MODULES, "api")
+    task_at = np.where(
+        rng.random(n) < 0.96,
+        clock.add_seconds(created, uniform_seconds(rng, MINUTE, 30 * MINUTE, n)),
+        clock.add_business_days(created, rng.uniform(1.1, 3, n)),
+    )
     scheduled_at = clock.add_business_days(later(owner_at, task_at), rng.uniform(0.1, 1.8, n))
     lead = rng.integers(2, 9, n)
     meeting_day = clock.next_business_day(clock.day_of(scheduled_at), 1)
@@ -130,8 +186,11 @@ def enrich_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, cloc
     held = rng.random(n) < 0.92
     meeting_length = uniform_seconds(rng, 30 * MINUTE, 75 * MINUTE, n)
     kickoff_done = np.where(held, clock.add_seconds(scheduled_for, meeting_length), NEVER)
-    run_days = np.select([segment == ENTERPRISE, segment == MID_MARKET],
-                         [rng.uniform(35, 60, n), rng.uniform(20, 35, n)], rng.uniform(10, 20, n))
+    run_days = np.select(
+        [segment == ENTERPRISE, segment == MID_MARKET],
+        [rng.uniform(35, 60, n), rng.uniform(20, 35, n)],
+        rng.uniform(10, 20, n),
+    )
     role_assigned_at = clock.add_business_days(created, rng.uniform(0.2, 2, n))
     gathered = {c: deals[c].gather(deal) for c in ("account_id", "opportunity_id", "segment", "package")}
     return projects.with_columns(
@@ -172,8 +231,10 @@ def handoff_fields(rng: np.random.Generator, projects: pl.DataFrame, clock: Cloc
     cleaned_up = rng.random(n) < 0.7
     filled = np.select(
         [at_handoff, cleaned_up],
-        [clock.add_seconds(submitted, -uniform_seconds(rng, 0, 2 * DAY, n)),
-         clock.add_business_days(created, rng.uniform(0.5, 6, n))],
+        [
+            clock.add_seconds(submitted, -uniform_seconds(rng, 0, 2 * DAY, n)),
+            clock.add_business_days(created, rng.uniform(0.5, 6, n)),
+        ],
         NEVER,
     )
     fillers = ("sales", "revops", "ai", "onboarding", "customer")
@@ -181,16 +242,18 @@ def handoff_fields(rng: np.random.Generator, projects: pl.DataFrame, clock: Cloc
     by_cleanup = rng.choice([3, 4, 1], n, p=[0.6, 0.25, 0.15])
     by = np.where(at_handoff, by_sales_side, by_cleanup)
     corrected = (rng.random(n) < 0.06) & (filled < NEVER)
-    return pl.DataFrame({
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "field": pick(HANDOFF_FIELDS, np.tile(np.arange(k), len(projects))),
-        "appear_at": created,
-        "filled_at": filled,
-        "filled_by": pick(fillers, by),
-        "corrected_at": np.where(corrected, clock.add_business_days(filled, rng.uniform(0.5, 8, n)), NEVER),
-        "corrected_by": people("revops", rng.integers(0, 6, n), 6),
-        "_offset": foreign_offsets(rng, len(projects))[project],
-    })
+    return pl.DataFrame(
+        {
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "field": pick(HANDOFF_FIELDS, np.tile(np.arange(k), len(projects))),
+            "appear_at": created,
+            "filled_at": filled,
+            "filled_by": pick(fillers, by),
+            "corrected_at": np.where(corrected, clock.add_business_days(filled, rng.uniform(0.5, 8, n)), NEVER),
+            "corrected_by": people("revops", rng.integers(0, 6, n), 6),
+            "_offset": foreign_offsets(rng, len(projects))[project],
+        }
+    )
 
 
 def billing_accounts(rng: np.random.Generator, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
@@ -205,56 +268,68 @@ def billing_accounts(rng: np.random.Generator, deals: pl.DataFrame, clock: Clock
     opened = clock.add_seconds(deals["visible_at"].to_numpy(), uniform_seconds(rng, HOUR, DAY, n))
     po_required = deals["payment_code"].to_numpy() == PO_REQUIRED
     tax_required = np.isin(country, [COUNTRIES.index(c) for c in TAX_COUNTRIES]) | (rng.random(n) < 0.1)
-    verified_at = np.where(tax_required & (rng.random(n) < 0.85),
-                           clock.add_business_days(opened, rng.uniform(0.5, 6, n)), NEVER)
-    start_date = (np.array(clock.dates, dtype="datetime64[D]")[clock.day_of(opened)]
-                  + rng.integers(0, 21, n).astype("timedelta64[D]"))
+    verified_at = np.where(
+        tax_required & (rng.random(n) < 0.85), clock.add_business_days(opened, rng.uniform(0.5, 6, n)), NEVER
+    )
+    start_date = np.array(clock.dates, dtype="datetime64[D]")[clock.day_of(opened)] + rng.integers(0, 21, n).astype(
+        "timedelta64[D]"
+    )
     account_slug = deals["account_id"].str.to_lowercase().str.replace("-", "")
-    return pl.DataFrame({
-        "account_id": deals["account_id"],
-        "billing_entity": deals["account_name"],
-        "bill_to_contact": "ap@" + account_slug + ".example.com",
-        "address_line1": pl.Series(rng.integers(1, 999, n)).cast(pl.String) + " Market Street",
-        "city": pick(CITIES, country),
-        "postal_code": pl.Series(rng.integers(1000, 99999, n)).cast(pl.String).str.zfill(5),
-        "country": pick(COUNTRIES, country),
-        "address_validated": rng.random(n) < 0.96,
-        "tax_id_required": tax_required,
-        "tax_verified_at": verified_at,
-        "tax_unverified_status": pick(("pending", "missing"), (verified_at >= NEVER).astype(int)),
-        "po_required": po_required,
-        "po_number": "PO-" + pl.Series(rng.integers(100000, 999999, n)).cast(pl.String),
-        "po_at": np.where(po_required & (rng.random(n) < 0.85),
-                          clock.add_business_days(opened, rng.uniform(0.2, 5, n)), NEVER),
-        "invoice_schedule": _choice(rng, ("upfront", "monthly", "quarterly", "annual", "milestone"), n,
-                                    [0.2, 0.25, 0.2, 0.3, 0.05]),
-        "first_invoice_date": start_date,
-        "payment_terms": _choice(rng, ("net_30", "net_45", "net_60", "due_on_receipt"), n,
-                                 [0.6, 0.2, 0.1, 0.1]),
-        "contract_start_date": start_date,
-        "plan": deals["package"],
-        "seats": deals["seats"],
-        "created_at": opened,
-        "updated_by": people("fin", rng.integers(0, 8, n), 8),
-        "update_source": _choice(rng, ("finance", "revops", "automation"), n, [0.5, 0.3, 0.2]),
-        "reviewed_by": people("fin", rng.integers(0, 8, n), 8),
-        "_offset": foreign_offsets(rng, n),
-    })
+    return pl.DataFrame(
+        {
+            "account_id": deals["account_id"],
+            "billing_entity": deals["account_name"],
+            "bill_to_contact": "ap@" + account_slug + ".example.com",
+            "address_line1": pl.Series(rng.integers(1, 999, n)).cast(pl.String) + " Market Street",
+            "city": pick(CITIES, country),
+            "postal_code": pl.Series(rng.integers(1000, 99999, n)).cast(pl.String).str.zfill(5),
+            "country": pick(COUNTRIES, country),
+            "address_validated": rng.random(n) < 0.96,
+            "tax_id_required": tax_required,
+            "tax_verified_at": verified_at,
+            "tax_unverified_status": pick(("pending", "missing"), (verified_at >= NEVER).astype(int)),
+            "po_required": po_required,
+            "po_number": "PO-" + pl.Series(rng.integers(100000, 999999, n)).cast(pl.String),
+            "po_at": np.where(
+                po_required & (rng.random(n) < 0.85), clock.add_business_days(opened, rng.uniform(0.2, 5, n)), NEVER
+            ),
+            "invoice_schedule": _choice(
+                rng, ("upfront", "monthly", "quarterly", "annual", "milestone"), n, [0.2, 0.25, 0.2, 0.3, 0.05]
+            ),
+            "first_invoice_date": start_date,
+            "payment_terms": _choice(rng, ("net_30", "net_45", "net_60", "due_on_receipt"), n, [0.6, 0.2, 0.1, 0.1]),
+            "contract_start_date": start_date,
+            "plan": deals["package"],
+            "seats": deals["seats"],
+            "created_at": opened,
+            "updated_by": people("fin", rng.integers(0, 8, n), 8),
+            "update_source": _choice(rng, ("finance", "revops", "automation"), n, [0.5, 0.3, 0.2]),
+            "reviewed_by": people("fin", rng.integers(0, 8, n), 8),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
 
 
-def provisioning_items(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame,
-                       clock: Clock) -> pl.DataFrame:
+def provisioning_items(
+    rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock
+) -> pl.DataFrame:
     """Entitlement, workspace, identity and support hand-off for everyone; integration and
     data migration items when sold. Items start, mostly finish, and sometimes fail."""
     deal = projects["deal"].to_numpy()
     modules = deals["modules_mask"].to_numpy()[deal]
     services = deals["services_mask"].to_numpy()[deal]
     always = np.ones(len(projects), dtype=bool)
-    wanted = np.stack([
-        always, always, always,
-        _has(modules, MODULES, "integrations") | _has(services, SERVICES, "integration_setup"),
-        _has(services, SERVICES, "data_migration"), always,
-    ], axis=1)
+    wanted = np.stack(
+        [
+            always,
+            always,
+            always,
+            _has(modules, MODULES, "integrations") | _has(services, SERVICES, "integration_setup"),
+            _has(services, SERVICES, "data_migration"),
+            always,
+        ],
+        axis=1,
+    )
     project, kind = _expand(wanted)
     n = len(project)
     project_created = projects["created_at"].to_numpy()[project]
@@ -267,54 +342,75 @@ def provisioning_items(rng: np.random.Generator, projects: pl.DataFrame, deals: 
     identity_system = pick(("okta", "azure_ad", "google_workspace"), rng.integers(0, 3, n))
     integration_system = pick(("salesforce", "hubspot", "netsuite"), rng.integers(0, 3, n))
     sso = _has(modules[project], MODULES, "sso")
-    rows = pl.DataFrame({
-        "item_id": sequence_ids("ITM-", n, 8),
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "item_type": pick(ITEM_TYPES, kind),
-        "package": _per_project(projects, "package", project),
-        "account_id": _per_project(projects, "account_id", project),
-        "identity_system": identity_system,
-        "integration_system": integration_system,
-        "sso": sso,
-        "internal_owner": people("se", rng.integers(0, 15, n), 15),
-        "customer_owner": where_text(rng.random(n) < 0.9, people("admin", rng.integers(0, 500, n), 500)),
-        "created_at": created,
-        "due_at": clock.add_business_days(created, due_days),
-        "started_at": started,
-        "done_at": done,
-        "failed_at": failed,
-        "attempts_final": np.where(failed < NEVER, 3, rng.choice([1, 2], n, p=[0.9, 0.1])),
-        "last_error": pick(("upstream timeout",), np.zeros(n, dtype=int)),
-        "manual_override": rng.random(n) < 0.02,
-        "override_approved_by": people("lead", rng.integers(0, 4, n), 4),
-        "_offset": foreign_offsets(rng, n),
-    })
+    rows = pl.DataFrame(
+        {
+            "item_id": sequence_ids("ITM-", n, 8),
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "item_type": pick(ITEM_TYPES, kind),
+            "package": _per_project(projects, "package", project),
+            "account_id": _per_project(projects, "account_id", project),
+            "identity_system": identity_system,
+            "integration_system": integration_system,
+            "sso": sso,
+            "internal_owner": people("se", rng.integers(0, 15, n), 15),
+            "customer_owner": where_text(rng.random(n) < 0.9, people("admin", rng.integers(0, 500, n), 500)),
+            "created_at": created,
+            "due_at": clock.add_business_days(created, due_days),
+            "started_at": started,
+            "done_at": done,
+            "failed_at": failed,
+            "attempts_final": np.where(failed < NEVER, 3, rng.choice([1, 2], n, p=[0.9, 0.1])),
+            "last_error": pick(("upstream timeout",), np.zeros(n, dtype=int)),
+            "manual_override": rng.random(n) < 0.02,
+            "override_approved_by": people("lead", rng.integers(0, 4, n), 4),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
     item = pl.col("item_type")
     return rows.with_columns(
-        target_system=pl.when(item == "identity").then("identity_system")
-        .when(item == "integration").then("integration_system")
-        .when(item == "data_migration").then(pl.lit("warehouse"))
-        .when(item == "support_handoff").then(pl.lit("zendesk"))
+        target_system=pl.when(item == "identity")
+        .then("identity_system")
+        .when(item == "integration")
+        .then("integration_system")
+        .when(item == "data_migration")
+        .then(pl.lit("warehouse"))
+        .when(item == "support_handoff")
+        .then(pl.lit("zendesk"))
         .otherwise(pl.lit("product_admin")),
-        expected_value=pl.when(item == "entitlement").then("package")
-        .when(item == "workspace").then(pl.col("account_id") + "-ws")
-        .when(item == "identity").then(pl.when("sso").then(pl.lit("sso")).otherwise(pl.lit("password")))
-        .when(item == "integration").then("integration_system")
-        .when(item == "data_migration").then(pl.lit("historical_records"))
+        expected_value=pl.when(item == "entitlement")
+        .then("package")
+        .when(item == "workspace")
+        .then(pl.col("account_id") + "-ws")
+        .when(item == "identity")
+        .then(pl.when("sso").then(pl.lit("sso")).otherwise(pl.lit("password")))
+        .when(item == "integration")
+        .then("integration_system")
+        .when(item == "data_migration")
+        .then(pl.lit("historical_records"))
         .otherwise(pl.lit("standard_support")),
     ).drop("package", "account_id", "identity_system", "integration_system", "sso")
 
 
-def customer_tasks(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame,
-                   clock: Clock) -> pl.DataFrame:
+def customer_tasks(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
     """Customer-side work opened at project creation or kickoff, mostly done on time."""
     deal = projects["deal"].to_numpy()
     modules = deals["modules_mask"].to_numpy()[deal]
     services = deals["services_mask"].to_numpy()[deal]
     integration = _has(modules, MODULES, "integrations")
     always = np.ones(len(projects), dtype=bool)
-    wanted = np.stack([always, always, always, integration, _has(services, SERVICES, "data_migration"),
-                       integration, _has(services, SERVICES, "training"), always], axis=1)
+    wanted = np.stack(
+        [
+            always,
+            always,
+            always,
+            integration,
+            _has(services, SERVICES, "data_migration"),
+            integration,
+            _has(services, SERVICES, "training"),
+            always,
+        ],
+        axis=1,
+    )
     project, kind = _expand(wanted)
     n = len(project)
     project_created = projects["created_at"].to_numpy()[project]
@@ -324,20 +420,22 @@ def customer_tasks(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.D
     created = clock.add_seconds(opened, uniform_seconds(rng, 5 * MINUTE, 2 * HOUR, n))
     done = np.where(rng.random(n) < 0.85, clock.add_business_days(created, rng.uniform(0.3, 12, n)), NEVER)
     responded = clock.add_business_days(created, rng.uniform(0.1, 4, n))
-    return pl.DataFrame({
-        "task_id": sequence_ids("TSK-", n, 8),
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "task_type": pick(TASK_TYPES, kind),
-        "customer_owner": where_text(rng.random(n) < 0.92, people("admin", rng.integers(0, 500, n), 500)),
-        "internal_owner": _per_project(projects, "onboarding_owner", project),
-        "created_at": created,
-        "due_at": clock.add_business_days(created, rng.uniform(3, 10, n)),
-        "completed_at": done,
-        "response_at": np.where(rng.random(n) < 0.75, responded, NEVER),
-        "blocks_first_value": np.isin(kind, [TASK_TYPES.index(t) for t in TASKS_BLOCKING_FIRST_VALUE]),
-        "stall_reason": _choice(rng, STALL_REASONS, n),
-        "_offset": foreign_offsets(rng, n),
-    })
+    return pl.DataFrame(
+        {
+            "task_id": sequence_ids("TSK-", n, 8),
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "task_type": pick(TASK_TYPES, kind),
+            "customer_owner": where_text(rng.random(n) < 0.92, people("admin", rng.integers(0, 500, n), 500)),
+            "internal_owner": _per_project(projects, "onboarding_owner", project),
+            "created_at": created,
+            "due_at": clock.add_business_days(created, rng.uniform(3, 10, n)),
+            "completed_at": done,
+            "response_at": np.where(rng.random(n) < 0.75, responded, NEVER),
+            "blocks_first_value": np.isin(kind, [TASK_TYPES.index(t) for t in TASKS_BLOCKING_FIRST_VALUE]),
+            "stall_reason": _choice(rng, STALL_REASONS, n),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
 
 
 def milestones(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
@@ -355,17 +453,19 @@ def milestones(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -
     kickoff_done = projects["kickoff_completed_at"].to_numpy()[project]
     done = np.where(stage == 0, kickoff_done, later(met, created + HOUR))
     evidence = "usage-report-" + pl.Series(rng.integers(0, 10**6, n)).cast(pl.String).str.zfill(6)
-    return pl.DataFrame({
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "milestone": pick(MILESTONES, stage),
-        "appear_at": created,
-        "target_at": target,
-        "completed_at": done,
-        "owner": _per_project(projects, "onboarding_owner", project),
-        "evidence": evidence,
-        "stall_reason": _choice(rng, STALL_REASONS, n),
-        "_offset": foreign_offsets(rng, len(projects))[project],
-    })
+    return pl.DataFrame(
+        {
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "milestone": pick(MILESTONES, stage),
+            "appear_at": created,
+            "target_at": target,
+            "completed_at": done,
+            "owner": _per_project(projects, "onboarding_owner", project),
+            "evidence": evidence,
+            "stall_reason": _choice(rng, STALL_REASONS, n),
+            "_offset": foreign_offsets(rng, len(projects))[project],
+        }
+    )
 
 
 def ai_suggestions(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
@@ -386,34 +486,39 @@ def ai_suggestions(rng: np.random.Generator, projects: pl.DataFrame, clock: Cloc
     decision = np.where(reviewed, rng.choice(3, n, p=[0.75, 0.18, 0.07]), 0)
     sent = customer_facing & (decision != 2)
     extraction = kind_code == AI_KINDS.index("field_extraction")
-    field_code = np.where(extraction, rng.integers(0, len(HANDOFF_FIELDS), n),
-                          np.where(classification, HANDOFF_FIELDS.index("package"), -1))
+    field_code = np.where(
+        extraction,
+        rng.integers(0, len(HANDOFF_FIELDS), n),
+        np.where(classification, HANDOFF_FIELDS.index("package"), -1),
+    )
     sensitive = rng.random(n) < 0.15
     send_delay = uniform_seconds(rng, 5 * MINUTE, 3 * HOUR, n)
-    return pl.DataFrame({
-        "suggestion_id": sequence_ids("SUG-", n, 8),
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "kind": pick(AI_KINDS, kind_code),
-        "field": pick(HANDOFF_FIELDS, field_code),
-        "suggested_value": where_text(classification, _per_project(projects, "package", project)),
-        "confidence": confidence,
-        "evidence_count": rng.poisson(3, n) + (rng.random(n) < 0.5),
-        "material_commitment": (kind_code == 0) & (rng.random(n) < 0.2),
-        "model": _choice(rng, ("extract-large-2026-09", "summarize-medium-2026-10"), n),
-        "prompt_version": pick([f"{k}@v3" for k in AI_KINDS], kind_code),
-        "created_at": created,
-        "routing": pick(("auto_applied", "human_review"), reviewed.astype(int)),
-        "final_decision": pick(decisions, decision),
-        "reviewer": people("onb", rng.integers(0, 25, n), 25),
-        "reviewed_at": reviewed_at,
-        "corrected_value": pick(("see reviewer note",), np.where(decision == 1, 0, -1)),
-        "rejection_reason": pick(("unsupported by source",), np.where(decision == 2, 0, -1)),
-        "customer_facing": customer_facing,
-        "sent_at": np.where(sent, clock.add_seconds(reviewed_at, send_delay), NEVER),
-        "sensitive_data": sensitive,
-        "access_scope": pick(("crm:read:contacts",), np.where(sensitive, 0, -1)),
-        "_offset": foreign_offsets(rng, n),
-    })
+    return pl.DataFrame(
+        {
+            "suggestion_id": sequence_ids("SUG-", n, 8),
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "kind": pick(AI_KINDS, kind_code),
+            "field": pick(HANDOFF_FIELDS, field_code),
+            "suggested_value": where_text(classification, _per_project(projects, "package", project)),
+            "confidence": confidence,
+            "evidence_count": rng.poisson(3, n) + (rng.random(n) < 0.5),
+            "material_commitment": (kind_code == 0) & (rng.random(n) < 0.2),
+            "model": _choice(rng, ("extract-large-2026-09", "summarize-medium-2026-10"), n),
+            "prompt_version": pick([f"{k}@v3" for k in AI_KINDS], kind_code),
+            "created_at": created,
+            "routing": pick(("auto_applied", "human_review"), reviewed.astype(int)),
+            "final_decision": pick(decisions, decision),
+            "reviewer": people("onb", rng.integers(0, 25, n), 25),
+            "reviewed_at": reviewed_at,
+            "corrected_value": pick(("see reviewer note",), np.where(decision == 1, 0, -1)),
+            "rejection_reason": pick(("unsupported by source",), np.where(decision == 2, 0, -1)),
+            "customer_facing": customer_facing,
+            "sent_at": np.where(sent, clock.add_seconds(reviewed_at, send_delay), NEVER),
+            "sensitive_data": sensitive,
+            "access_scope": pick(("crm:read:contacts",), np.where(sensitive, 0, -1)),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
 
 
 def writebacks(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
@@ -425,29 +530,31 @@ def writebacks(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -
     created = projects["created_at"].to_numpy()[project]
     owner_at = projects["owner_assigned_at"].to_numpy()[project]
     after_owner = target == WRITE_TARGETS.index("cs_platform")
-    requested = clock.add_seconds(np.where(after_owner, later(owner_at, created), created),
-                                  uniform_seconds(rng, 5, 20 * MINUTE, n))
+    requested = clock.add_seconds(
+        np.where(after_owner, later(owner_at, created), created), uniform_seconds(rng, 5, 20 * MINUTE, n)
+    )
     flaky = rng.random(n) < 0.04
     took = np.where(flaky, uniform_seconds(rng, 5 * MINUTE, 2 * HOUR, n), uniform_seconds(rng, 1, 120, n))
-    return pl.DataFrame({
-        "writeback_id": sequence_ids("WB-", n, 8),
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "target_system": pick(WRITE_TARGETS, target),
-        "record_id": where_text(target == 0, _per_project(projects, "account_id", project)),
-        "fields_changed": pick(WRITE_FIELDS, target),
-        "requested_at": requested,
-        "retry_at": np.where(flaky, clock.add_seconds(requested, 30), NEVER),
-        "completed_at": clock.add_seconds(requested, took),
-        "final_attempts": np.where(flaky, rng.integers(2, 4, n), 1),
-        "error": pick(("HTTP 503 from target",), np.zeros(n, dtype=int)),
-        "idempotency_key": sequence_ids("idem-", n, 9),
-        "actor": _choice(rng, ("automation", "ai", "human"), n, [0.85, 0.1, 0.05]),
-        "_offset": foreign_offsets(rng, n),
-    })
+    return pl.DataFrame(
+        {
+            "writeback_id": sequence_ids("WB-", n, 8),
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "target_system": pick(WRITE_TARGETS, target),
+            "record_id": where_text(target == 0, _per_project(projects, "account_id", project)),
+            "fields_changed": pick(WRITE_FIELDS, target),
+            "requested_at": requested,
+            "retry_at": np.where(flaky, clock.add_seconds(requested, 30), NEVER),
+            "completed_at": clock.add_seconds(requested, took),
+            "final_attempts": np.where(flaky, rng.integers(2, 4, n), 1),
+            "error": pick(("HTTP 503 from target",), np.zeros(n, dtype=int)),
+            "idempotency_key": sequence_ids("idem-", n, 9),
+            "actor": _choice(rng, ("automation", "ai", "human"), n, [0.85, 0.1, 0.05]),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
 
 
-def system_records(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame,
-                   clock: Clock) -> pl.DataFrame:
+def system_records(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
     """What each system says about the shared fields. Static fields copy the deal; owner and
     status follow the project at snapshot time, so they carry the project's timeline."""
     pairs = [(f, s) for f, systems in SYSTEM_FIELDS for s in systems]
@@ -458,28 +565,37 @@ def system_records(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.D
     pair = np.tile(np.arange(k), len(projects))
     project_created = projects["created_at"].to_numpy()[project]
     observed = clock.add_seconds(project_created, uniform_seconds(rng, MINUTE, HOUR, n))
-    rows = pl.DataFrame({
-        "onboarding_id": _per_project(projects, "onboarding_id", project),
-        "system": pick([s for _, s in pairs], pair),
-        "field": pick([f for f, _ in pairs], pair),
-        "package": _per_project(projects, "package", project),
-        "scope": _per_project(projects, "scope", project),
-        "seats": deals["seats"].gather(deal).cast(pl.String),
-        "go_live": deals["promised_go_live"].gather(deal).dt.strftime("%Y-%m-%d"),
-        "observed_at": observed,
-        "lag": uniform_seconds(rng, MINUTE, 30 * MINUTE, n),
-        "_offset": foreign_offsets(rng, len(projects))[project],
-    })
+    rows = pl.DataFrame(
+        {
+            "onboarding_id": _per_project(projects, "onboarding_id", project),
+            "system": pick([s for _, s in pairs], pair),
+            "field": pick([f for f, _ in pairs], pair),
+            "package": _per_project(projects, "package", project),
+            "scope": _per_project(projects, "scope", project),
+            "seats": deals["seats"].gather(deal).cast(pl.String),
+            "go_live": deals["promised_go_live"].gather(deal).dt.strftime("%Y-%m-%d"),
+            "observed_at": observed,
+            "lag": uniform_seconds(rng, MINUTE, 30 * MINUTE, n),
+            "_offset": foreign_offsets(rng, len(projects))[project],
+        }
+    )
     field = pl.col("field")
-    static = (pl.when(field == "package").then("package").when(field == "seats").then("seats")
-              .when(field == "scope").then("scope").when(field == "go_live").then("go_live"))
+    static = (
+        pl.when(field == "package")
+        .then("package")
+        .when(field == "seats")
+        .then("seats")
+        .when(field == "scope")
+        .then("scope")
+        .when(field == "go_live")
+        .then("go_live")
+    )
     events = projects.select([pl.col(c).alias(f"p_{c}") for c in PROJECT_EVENTS_FOR_SYSTEMS])[project]
     static_rows = rows.with_columns(static_value=static).drop("package", "scope", "seats", "go_live")
     return pl.concat([static_rows, events], how="horizontal")
 
 
-def build_children(seed: int, projects: pl.DataFrame, deals: pl.DataFrame,
-                   clock: Clock) -> dict[str, pl.DataFrame]:
+def build_children(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> dict[str, pl.DataFrame]:
     """Every downstream entity's hidden table, each from its own random stream."""
     return {
         "handoff_fields": handoff_fields(stream(seed, "handoff_fields"), projects, clock),

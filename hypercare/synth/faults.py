@@ -96,8 +96,9 @@ def inject_excluded(ctx: FaultContext, idx: np.ndarray) -> None:
     _sign(ctx, unsigned, np.full(len(unsigned), NEVER))
     plan.project_at[unsigned] = NEVER
     early = idx[look == 2]
-    plan.project_at[early] = clock.add_seconds(plan.closed_won_at[early],
-                                               uniform_seconds(rng, HOUR, 6 * HOUR, len(early)))
+    plan.project_at[early] = clock.add_seconds(
+        plan.closed_won_at[early], uniform_seconds(rng, HOUR, 6 * HOUR, len(early))
+    )
     plan.project_manual[early] = True
     _link_at_creation(ctx, early)
     _sign(ctx, early, clock.add_business_days(plan.closed_won_at[early], _uniform(ctx, 0.5, 3, len(early))))
@@ -110,10 +111,15 @@ def inject_excluded(ctx: FaultContext, idx: np.ndarray) -> None:
     plan.paused_reason[paused] = rng.integers(0, len(PAUSED_REASONS), len(paused))
     twice = idx[look == 5]
     second = clock.add_business_days(plan.project_at[twice], _uniform(ctx, 0.01, 1, len(twice)))
-    plan.extra_projects.append(ProjectBatch(
-        deal=twice, created_at=second, manual=np.zeros(len(twice), dtype=bool), link_at=second,
-        cancelled_at=np.full(len(twice), NEVER),
-    ))
+    plan.extra_projects.append(
+        ProjectBatch(
+            deal=twice,
+            created_at=second,
+            manual=np.zeros(len(twice), dtype=bool),
+            link_at=second,
+            cancelled_at=np.full(len(twice), NEVER),
+        )
+    )
 
 
 def inject_missed_never(ctx: FaultContext, idx: np.ndarray) -> None:
@@ -147,8 +153,9 @@ def inject_edge_break(ctx: FaultContext, idx: np.ndarray) -> None:
     close = clock.at(day, time_of_day)
     plan.closed_won_at[idx] = close
     _sign(ctx, idx, clock.add_business_days(close, -_uniform(ctx, 0.1, 0.5, n)), countersign_share=0.6)
-    plan.payment_received_at[idx] = np.where(plan.payment_condition[idx] == PREPAYMENT,
-                                             clock.add_seconds(plan.signed_at[idx], 30 * MINUTE), NEVER)
+    plan.payment_received_at[idx] = np.where(
+        plan.payment_condition[idx] == PREPAYMENT, clock.add_seconds(plan.signed_at[idx], 30 * MINUTE), NEVER
+    )
     next_day, day_after = clock.next_business_day(day, 1), clock.next_business_day(day, 2)
     variant = np.arange(n) % 4
     morning = clock.at(next_day, 9 * HOUR + (rng.random(n) * (time_of_day - 10 * HOUR)).astype(np.int64))
@@ -186,8 +193,9 @@ def _signature_starts_project(ctx: FaultContext, idx: np.ndarray) -> np.ndarray:
     plan, clock, n = ctx.plan, ctx.clock, len(idx)
     signed = plan.closed_won_at[idx].copy()
     _sign(ctx, idx, signed)
-    plan.payment_condition[idx] = np.where(plan.payment_condition[idx] == PREPAYMENT, PAY_NONE,
-                                           plan.payment_condition[idx])
+    plan.payment_condition[idx] = np.where(
+        plan.payment_condition[idx] == PREPAYMENT, PAY_NONE, plan.payment_condition[idx]
+    )
     plan.payment_received_at[idx] = NEVER
     plan.project_at[idx] = clock.add_seconds(signed, uniform_seconds(ctx.rng, 5 * MINUTE, 2 * HOUR, n))
     _link_at_creation(ctx, idx)
@@ -226,13 +234,15 @@ def inject_duplicate(ctx: FaultContext, idx: np.ndarray) -> None:
     just_before_second = np.maximum(first + MINUTE, second - 10 * MINUTE)
     plan.project_cancelled_at[idx] = np.where(replaced, just_before_second, NEVER)
     cleanup = clock.add_business_days(second, _uniform(ctx, 0.3, 3, n))
-    plan.extra_projects.append(ProjectBatch(
-        deal=idx,
-        created_at=second,
-        manual=rng.random(n) < 0.5,
-        link_at=second,
-        cancelled_at=np.where(cancelled_later, cleanup, NEVER),
-    ))
+    plan.extra_projects.append(
+        ProjectBatch(
+            deal=idx,
+            created_at=second,
+            manual=rng.random(n) < 0.5,
+            link_at=second,
+            cancelled_at=np.where(cancelled_later, cleanup, NEVER),
+        )
+    )
 
 
 def inject_unlinked(ctx: FaultContext, idx: np.ndarray) -> None:
@@ -338,12 +348,14 @@ def inject_manual_weeks(ctx: FaultContext) -> None:
     week = (clock.day_of(plan.project_at[clean]) - ctx.start_idx) // 7
     weeks = np.arange(week.min(initial=0), week.max(initial=0) + 1)
     phase = rng.integers(0, 2)
-    rate = np.where((weeks + phase) % 2 == 0, rng.uniform(*MANUAL_HIGH_WEEK, len(weeks)),
-                    rng.uniform(*MANUAL_LOW_WEEK, len(weeks)))
+    rate = np.where(
+        (weeks + phase) % 2 == 0, rng.uniform(*MANUAL_HIGH_WEEK, len(weeks)), rng.uniform(*MANUAL_LOW_WEEK, len(weeks))
+    )
     manual = clean[rng.random(len(clean)) < rate[week - weeks[0]]]
     plan.project_manual[manual] = True
-    plan.project_at[manual] = clock.add_business_days(plan.eligible_since()[manual],
-                                                      _uniform(ctx, 0.05, 0.7, len(manual)))
+    plan.project_at[manual] = clock.add_business_days(
+        plan.eligible_since()[manual], _uniform(ctx, 0.05, 0.7, len(manual))
+    )
     _link_at_creation(ctx, manual)
 
 
@@ -353,12 +365,14 @@ def inject_orphan_projects(ctx: FaultContext) -> None:
     shadows = np.flatnonzero(~plan.in_crm)
     n = len(shadows)
     plan.scenario[shadows] = "orphan_project"
-    plan.project_at[shadows] = clock.add_seconds(plan.closed_won_at[shadows],
-                                                 uniform_seconds(rng, 10 * MINUTE, 3 * HOUR, n))
+    plan.project_at[shadows] = clock.add_seconds(
+        plan.closed_won_at[shadows], uniform_seconds(rng, 10 * MINUTE, 3 * HOUR, n)
+    )
     plan.project_manual[shadows] = True
     plan.project_link_at[shadows] = NEVER
     plan.project_cancelled_at[shadows] = np.where(
-        rng.random(n) < 0.3, clock.add_business_days(plan.project_at[shadows], _uniform(ctx, 1, 6, n)), NEVER)
+        rng.random(n) < 0.3, clock.add_business_days(plan.project_at[shadows], _uniform(ctx, 1, 6, n)), NEVER
+    )
 
 
 def apply_trigger_faults(ctx: FaultContext) -> dict[str, np.ndarray]:

@@ -60,17 +60,23 @@ class GenerateReport:
             f"{self.start.isoformat()}, {len(self.written_days)} snapshot(s) as {self.fmt} in {self.out_dir} "
             f"({self.seconds:.1f}s)",
             f"rows on {last.isoformat()}: " + ", ".join(f"{e} {n}" for e, n in self.rows[last].items()),
-            "quarantined rows: " + (", ".join(
-                f"{day.isoformat()} {entity} {count} ({self._kinds(day, entity)})"
-                for day, per_entity in self.quarantined.items()
-                for entity, count in per_entity.items() if count
-            ) or "none"),
+            "quarantined rows: "
+            + (
+                ", ".join(
+                    f"{day.isoformat()} {entity} {count} ({self._kinds(day, entity)})"
+                    for day, per_entity in self.quarantined.items()
+                    for entity, count in per_entity.items()
+                    if count
+                )
+                or "none"
+            ),
             "deal scenarios: " + ", ".join(f"{name} {n}" for name, n in sorted(self.scenarios.items())),
             "ground truth (finding-days per rule):",
         ]
         for rule_id, count in sorted(self.truth.items()):
-            severities = ", ".join(f"{sev} {n}" for (rid, sev), n in sorted(self.truth_by_severity.items())
-                                   if rid == rule_id)
+            severities = ", ".join(
+                f"{sev} {n}" for (rid, sev), n in sorted(self.truth_by_severity.items()) if rid == rule_id
+            )
             lines.append(f"  {rule_id}: {count} ({severities})")
         return "\n".join(lines)
 
@@ -84,8 +90,9 @@ def build_world(seed: int, start: dt.date, days: int, customers: int, calendar: 
     clock = Clock(calendar, first_day, start + dt.timedelta(days=days + HORIZON_DAYS))
     shadows = max(3, round(customers * SHADOW_SHARE))
     plan = base_deals(stream(seed, "deals"), clock, start, days, customers, shadows)
-    context = FaultContext(plan, clock, stream(seed, "faults", "trigger"), clock.day_index(start),
-                           clock.day_index(start) + days - 1)
+    context = FaultContext(
+        plan, clock, stream(seed, "faults", "trigger"), clock.day_index(start), clock.day_index(start) + days - 1
+    )
     apply_trigger_faults(context)
     deals = deals_frame(plan, clock)
     projects = enrich_projects(seed, build_projects(stream(seed, "projects"), plan, clock), deals, clock)
@@ -102,8 +109,16 @@ def take_snapshot(world: World, entity: str, end: int) -> pl.DataFrame:
     return state(world.tables[entity], end) if state else snapshot(world, entity, end)
 
 
-def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int, ruleset: RuleSet,
-             fmt: str = "csv", only_last: bool = False) -> GenerateReport:
+def generate(
+    out_dir: Path,
+    start: dt.date,
+    days: int,
+    customers: int,
+    seed: int,
+    ruleset: RuleSet,
+    fmt: str = "csv",
+    only_last: bool = False,
+) -> GenerateReport:
     """Write `days` daily snapshots from `start` (or only the last) and their ground truth."""
     if days < 1 or customers < 1:
         raise ValueError("days and customers must be at least 1")
@@ -114,8 +129,9 @@ def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int
     world = build_world(seed, start, days, customers, ruleset.calendar)
     all_days = [start + dt.timedelta(days=i) for i in range(days)]
     written = all_days[-1:] if only_last else all_days
-    report = GenerateReport(out_dir=out_dir, start=start, days=days, customers=customers, seed=seed, fmt=fmt,
-                            written_days=written)
+    report = GenerateReport(
+        out_dir=out_dir, start=start, days=days, customers=customers, seed=seed, fmt=fmt, written_days=written
+    )
     report.scenarios = dict(Counter(world.deals.filter(pl.col("in_crm"))["scenario"].to_list()))
     contract = load_contract()
     truths = []
@@ -144,7 +160,6 @@ def generate(out_dir: Path, start: dt.date, days: int, customers: int, seed: int
     truth = pl.concat(truths) if truths else empty_truth()
     truth.select(TRUTH_COLUMNS).write_csv(out_dir / TRUTH_FILE)
     report.truth = dict(Counter(truth["rule_id"].to_list()))
-    report.truth_by_severity = dict(Counter(zip(truth["rule_id"].to_list(), truth["severity"].to_list(),
-                                                strict=True)))
+    report.truth_by_severity = dict(Counter(zip(truth["rule_id"].to_list(), truth["severity"].to_list(), strict=True)))
     report.seconds = time.perf_counter() - began
     return report

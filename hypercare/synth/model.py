@@ -43,18 +43,51 @@ MODULES = ("analytics", "automation", "api", "sso", "integrations", "reporting")
 SERVICES = ("implementation", "training", "data_migration", "premium_support", "integration_setup")
 REGIONS = ("NA", "EMEA", "APAC", "LATAM")
 EXCLUDED_REASONS = (
-    "partner_led_onboarding", "renewal_no_onboarding", "internal_test_account",
-    "reseller_managed", "pilot_extension",
+    "partner_led_onboarding",
+    "renewal_no_onboarding",
+    "internal_test_account",
+    "reseller_managed",
+    "pilot_extension",
 )
 PAUSED_REASONS = ("missing_scope", "missing_billing", "missing_provisioning", "missing_legal", "other")
 NAME_FIRST = (
-    "Blue", "Northwind", "Summit", "Granite", "Harbor", "Pioneer", "Silver", "Cedar", "Atlas",
-    "Beacon", "Crescent", "Evergreen", "Ironwood", "Lumen", "Maple", "Nimbus", "Orion", "Quartz",
-    "Redwood", "Sterling",
+    "Blue",
+    "Northwind",
+    "Summit",
+    "Granite",
+    "Harbor",
+    "Pioneer",
+    "Silver",
+    "Cedar",
+    "Atlas",
+    "Beacon",
+    "Crescent",
+    "Evergreen",
+    "Ironwood",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orion",
+    "Quartz",
+    "Redwood",
+    "Sterling",
 )
 NAME_SECOND = (
-    "Analytics", "Logistics", "Health", "Foods", "Systems", "Robotics", "Energy", "Capital", "Labs",
-    "Media", "Retail", "Pharma", "Networks", "Freight", "Studios",
+    "Analytics",
+    "Logistics",
+    "Health",
+    "Foods",
+    "Systems",
+    "Robotics",
+    "Energy",
+    "Capital",
+    "Labs",
+    "Media",
+    "Retail",
+    "Pharma",
+    "Networks",
+    "Freight",
+    "Studios",
 )
 NAME_SUFFIX = (" Inc.", " LLC", " GmbH", " Ltd", " S.A.", ", Inc.", " B.V.")
 # Minutes east of UTC that a few exporting systems write their timestamps in.
@@ -96,8 +129,10 @@ def where_text(condition: np.ndarray, values: pl.Series) -> pl.Series:
 
 def mask_labels(vocabulary: tuple[str, ...]) -> list[str | None]:
     """`;`-joined label for every bit mask over `vocabulary` (None for the empty mask)."""
-    return [";".join(v for bit, v in enumerate(vocabulary) if mask >> bit & 1) or None
-            for mask in range(1 << len(vocabulary))]
+    return [
+        ";".join(v for bit, v in enumerate(vocabulary) if mask >> bit & 1) or None
+        for mask in range(1 << len(vocabulary))
+    ]
 
 
 def foreign_offsets(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -199,8 +234,7 @@ def close_day_weights(clock: Clock, first: int, last: int) -> np.ndarray:
     """Deals close on business days, a trickle on weekends and holidays, more at month end."""
     days = np.arange(first, last + 1)
     weights = np.where(clock.is_business[days], 1.0, 0.1)
-    month_end = np.array([(clock.dates[d] + dt.timedelta(days=3)).month != clock.dates[d].month
-                          for d in days])
+    month_end = np.array([(clock.dates[d] + dt.timedelta(days=3)).month != clock.dates[d].month for d in days])
     weights = np.where(month_end & clock.is_business[days], 1.5, weights)
     return weights / weights.sum()
 
@@ -215,33 +249,40 @@ _hour_weights = np.array([0.1] * 6 + [0.5, 2, 5, 7, 8, 8, 6, 7, 8, 9, 10, 9, 5, 
 _HOUR_WEIGHTS = _hour_weights / _hour_weights.sum()
 
 
-def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int, customers: int,
-               shadows: int) -> DealPlan:
+def base_deals(
+    rng: np.random.Generator, clock: Clock, start: dt.date, days: int, customers: int, shadows: int
+) -> DealPlan:
     """Deals with a clean timeline: the automation does the right thing for all of them."""
     in_flight = round(customers * IN_FLIGHT_SHARE)
     first_day, start_idx = clock.day_index(start - dt.timedelta(days=IN_FLIGHT_DAYS)), clock.day_index(start)
     last_idx = start_idx + days - 1
-    close_day = np.concatenate([
-        rng.choice(np.arange(first_day, start_idx), in_flight,
-                   p=close_day_weights(clock, first_day, start_idx - 1)),
-        rng.choice(np.arange(start_idx, last_idx + 1), customers,
-                   p=close_day_weights(clock, start_idx, last_idx)),
-        rng.choice(np.arange(first_day, last_idx + 1), shadows),
-    ])
+    close_day = np.concatenate(
+        [
+            rng.choice(
+                np.arange(first_day, start_idx), in_flight, p=close_day_weights(clock, first_day, start_idx - 1)
+            ),
+            rng.choice(np.arange(start_idx, last_idx + 1), customers, p=close_day_weights(clock, start_idx, last_idx)),
+            rng.choice(np.arange(first_day, last_idx + 1), shadows),
+        ]
+    )
     n = len(close_day)
     segment = rng.choice(3, n, p=SEGMENT_SHARE)
     strategic = rng.random(n) < np.array([0.2, 0.04, 0.004])[segment]
     arr_median = np.array([140_000.0, 42_000.0, 9_000.0])[segment]
     arr_sigma = np.array([0.6, 0.55, 0.6])[segment]
-    arr = np.clip(arr_median * np.exp(rng.normal(0, 1, n) * arr_sigma),
-                  np.array([40_000, 12_000, 1_200])[segment], np.array([2_000_000, 260_000, 45_000])[segment])
+    arr = np.clip(
+        arr_median * np.exp(rng.normal(0, 1, n) * arr_sigma),
+        np.array([40_000, 12_000, 1_200])[segment],
+        np.array([2_000_000, 260_000, 45_000])[segment],
+    )
     package_choice = rng.integers(0, 2, n)
     package = np.array([PACKAGES_BY_SEGMENT[s] for s in range(3)])[segment, package_choice]
     team_choice = rng.integers(0, 2, n)
     sales_team = segment * 2 + team_choice
     seat_low, seat_high = np.array([150, 25, 3])[segment], np.array([3000, 400, 40])[segment]
-    module_p = np.array([[0.8, 0.7, 0.6, 0.8, 0.7, 0.6], [0.6, 0.5, 0.3, 0.3, 0.4, 0.5],
-                         [0.4, 0.3, 0.1, 0.05, 0.2, 0.3]])
+    module_p = np.array(
+        [[0.8, 0.7, 0.6, 0.8, 0.7, 0.6], [0.6, 0.5, 0.3, 0.3, 0.4, 0.5], [0.4, 0.3, 0.1, 0.05, 0.2, 0.3]]
+    )
     modules = _bitmask(rng.random((n, len(MODULES))) < module_p[segment])
     service_p = np.array([[1.0, 0.9, 0.5, 0.5, 0.6], [0.9, 0.7, 0.3, 0.2, 0.3], [0.5, 0.5, 0.1, 0.05, 0.1]])
     services = _bitmask(rng.random((n, len(SERVICES))) < service_p[segment])
@@ -261,8 +302,9 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
     countersign_delay = uniform_seconds(rng, 10 * MINUTE, 20 * HOUR, n)
     countersigned_at = np.where(rng.random(n) < 0.6, clock.add_seconds(signed_at, countersign_delay), NEVER)
     payment_condition = rng.choice(3, n, p=[0.82, 0.08, 0.10])
-    prepaid_at = later(clock.add_business_days(later(signed_at, closed_won_at), rng.uniform(-0.3, 0.5, n)),
-                       signed_at + 10 * MINUTE)
+    prepaid_at = later(
+        clock.add_business_days(later(signed_at, closed_won_at), rng.uniform(-0.3, 0.5, n)), signed_at + 10 * MINUTE
+    )
     invoice_delay = uniform_seconds(rng, 10 * 86_400, 40 * 86_400, n)
     invoice_paid_at = np.where(rng.random(n) < 0.3, clock.add_seconds(closed_won_at, invoice_delay), NEVER)
     payment_received_at = np.where(payment_condition == PREPAYMENT, prepaid_at, invoice_paid_at)
@@ -283,8 +325,14 @@ def base_deals(rng: np.random.Generator, clock: Clock, start: dt.date, days: int
         go_live_lead_days=rng.integers(lead_low, lead_high + 1),
         non_standard_terms=rng.random(n) < np.array([0.3, 0.12, 0.04])[segment],
         region=rng.choice(len(REGIONS), n, p=[0.5, 0.3, 0.12, 0.08]),
-        name_parts=np.stack([rng.integers(0, len(NAME_FIRST), n), rng.integers(0, len(NAME_SECOND), n),
-                             rng.integers(0, len(NAME_SUFFIX), n)], axis=1),
+        name_parts=np.stack(
+            [
+                rng.integers(0, len(NAME_FIRST), n),
+                rng.integers(0, len(NAME_SECOND), n),
+                rng.integers(0, len(NAME_SUFFIX), n),
+            ],
+            axis=1,
+        ),
         offset_min=foreign_offsets(rng, n),
         contract_sent_at=contract_sent_at,
         signed_at=signed_at,
@@ -333,45 +381,52 @@ def deals_frame(plan: DealPlan, clock: Clock) -> pl.DataFrame:
     order = np.lexsort((np.arange(plan.n), visible_at))
     close_day = clock.day_of(np.where(plan.closed_won_at < NEVER, plan.closed_won_at, plan.signed_at))
     go_live = np.array(clock.dates, dtype="datetime64[D]")[np.minimum(close_day, len(clock.dates) - 1)]
-    names = pl.concat_str([
-        pick(NAME_FIRST, plan.name_parts[:, 0]), pl.lit(" "),
-        pick(NAME_SECOND, plan.name_parts[:, 1]), pick(NAME_SUFFIX, plan.name_parts[:, 2]),
-    ])
-    frame = pl.DataFrame({
-        "deal": np.arange(plan.n),
-        "in_crm": plan.in_crm,
-        "scenario": pl.Series(plan.scenario.tolist(), dtype=pl.String),
-        "segment": pick(SEGMENTS, plan.segment),
-        "segment_code": plan.segment,
-        "payment_code": plan.payment_condition,
-        "modules_mask": plan.modules,
-        "services_mask": plan.services,
-        "strategic": plan.strategic,
-        "arr": plan.arr,
-        "sales_owner": people("ae", plan.sales_owner, 60),
-        "sales_team": pick(SALES_TEAMS, plan.sales_team),
-        "payment_condition": pick(PAYMENT_CONDITIONS, plan.payment_condition),
-        "excluded_reason": pick(EXCLUDED_REASONS, plan.excluded_reason),
-        "package": pick(PACKAGES, plan.package),
-        "seats": plan.seats,
-        "modules": pick(mask_labels(MODULES), plan.modules),
-        "contracted_services": pick(mask_labels(SERVICES), plan.services),
-        "promised_go_live": go_live + plan.go_live_lead_days.astype("timedelta64[D]"),
-        "non_standard_terms": plan.non_standard_terms,
-        "crm_region": pick(REGIONS, plan.region),
-        "account_name": pl.select(names).to_series(),
-        "_offset": plan.offset_min,
-        "visible_at": _instant(visible_at),
-        "contract_sent_at": _instant(plan.contract_sent_at),
-        "signed_at": _instant(plan.signed_at),
-        "countersigned_at": _instant(plan.countersigned_at),
-        "contract_cancelled_at": _instant(plan.contract_cancelled_at),
-        "closed_won_at": _instant(plan.closed_won_at),
-        "closed_lost_at": _instant(plan.closed_lost_at),
-        "payment_received_at": _instant(plan.payment_received_at),
-    })[order]
+    names = pl.concat_str(
+        [
+            pick(NAME_FIRST, plan.name_parts[:, 0]),
+            pl.lit(" "),
+            pick(NAME_SECOND, plan.name_parts[:, 1]),
+            pick(NAME_SUFFIX, plan.name_parts[:, 2]),
+        ]
+    )
+    frame = pl.DataFrame(
+        {
+            "deal": np.arange(plan.n),
+            "in_crm": plan.in_crm,
+            "scenario": pl.Series(plan.scenario.tolist(), dtype=pl.String),
+            "segment": pick(SEGMENTS, plan.segment),
+            "segment_code": plan.segment,
+            "payment_code": plan.payment_condition,
+            "modules_mask": plan.modules,
+            "services_mask": plan.services,
+            "strategic": plan.strategic,
+            "arr": plan.arr,
+            "sales_owner": people("ae", plan.sales_owner, 60),
+            "sales_team": pick(SALES_TEAMS, plan.sales_team),
+            "payment_condition": pick(PAYMENT_CONDITIONS, plan.payment_condition),
+            "excluded_reason": pick(EXCLUDED_REASONS, plan.excluded_reason),
+            "package": pick(PACKAGES, plan.package),
+            "seats": plan.seats,
+            "modules": pick(mask_labels(MODULES), plan.modules),
+            "contracted_services": pick(mask_labels(SERVICES), plan.services),
+            "promised_go_live": go_live + plan.go_live_lead_days.astype("timedelta64[D]"),
+            "non_standard_terms": plan.non_standard_terms,
+            "crm_region": pick(REGIONS, plan.region),
+            "account_name": pl.select(names).to_series(),
+            "_offset": plan.offset_min,
+            "visible_at": _instant(visible_at),
+            "contract_sent_at": _instant(plan.contract_sent_at),
+            "signed_at": _instant(plan.signed_at),
+            "countersigned_at": _instant(plan.countersigned_at),
+            "contract_cancelled_at": _instant(plan.contract_cancelled_at),
+            "closed_won_at": _instant(plan.closed_won_at),
+            "closed_lost_at": _instant(plan.closed_lost_at),
+            "payment_received_at": _instant(plan.payment_received_at),
+        }
+    )[order]
     return frame.with_columns(
-        opportunity_id=sequence_ids("OPP-", plan.n, 7), account_id=sequence_ids("ACC-", plan.n, 7),
+        opportunity_id=sequence_ids("OPP-", plan.n, 7),
+        account_id=sequence_ids("ACC-", plan.n, 7),
     ).sort("deal")
 
 
@@ -379,10 +434,16 @@ def build_projects(rng: np.random.Generator, plan: DealPlan, clock: Clock) -> pl
     """One hidden row per project: the primary project of each deal plus injected extras."""
     has_primary = plan.project_at < NEVER
     primary = np.flatnonzero(has_primary)
-    batches = [ProjectBatch(
-        deal=primary, created_at=plan.project_at[primary], manual=plan.project_manual[primary],
-        link_at=plan.project_link_at[primary], cancelled_at=plan.project_cancelled_at[primary],
-    ), *plan.extra_projects]
+    batches = [
+        ProjectBatch(
+            deal=primary,
+            created_at=plan.project_at[primary],
+            manual=plan.project_manual[primary],
+            link_at=plan.project_link_at[primary],
+            cancelled_at=plan.project_cancelled_at[primary],
+        ),
+        *plan.extra_projects,
+    ]
     deal = np.concatenate([b.deal for b in batches])
     n = len(deal)
     is_primary = np.arange(n) < len(primary)
@@ -391,19 +452,22 @@ def build_projects(rng: np.random.Generator, plan: DealPlan, clock: Clock) -> pl
     def primary_only(values: np.ndarray, default: object) -> np.ndarray:
         return np.concatenate([values[primary], np.full(n - len(primary), default, dtype=values.dtype)])
 
-    frame = pl.DataFrame({
-        "deal": deal,
-        "is_primary": is_primary,
-        "created_at": _instant(created_at),
-        "manual": np.concatenate([b.manual for b in batches]),
-        "link_at": _instant(np.concatenate([b.link_at for b in batches])),
-        "cancelled_at": _instant(np.concatenate([b.cancelled_at for b in batches])),
-        "paused_at": _instant(primary_only(plan.paused_at, NEVER)),
-        "paused_reason": pick(PAUSED_REASONS, primary_only(plan.paused_reason, -1)),
-        "resumed_at": _instant(primary_only(plan.resumed_at, NEVER)),
-        "_offset": foreign_offsets(rng, n),
-    })
+    frame = pl.DataFrame(
+        {
+            "deal": deal,
+            "is_primary": is_primary,
+            "created_at": _instant(created_at),
+            "manual": np.concatenate([b.manual for b in batches]),
+            "link_at": _instant(np.concatenate([b.link_at for b in batches])),
+            "cancelled_at": _instant(np.concatenate([b.cancelled_at for b in batches])),
+            "paused_at": _instant(primary_only(plan.paused_at, NEVER)),
+            "paused_reason": pick(PAUSED_REASONS, primary_only(plan.paused_reason, -1)),
+            "resumed_at": _instant(primary_only(plan.resumed_at, NEVER)),
+            "_offset": foreign_offsets(rng, n),
+        }
+    )
     order = np.lexsort((np.arange(n), created_at))
     return frame[order].with_columns(
-        project_id=sequence_ids("PRJ-", n, 7), onboarding_id=sequence_ids("ONB-", n, 7),
+        project_id=sequence_ids("PRJ-", n, 7),
+        onboarding_id=sequence_ids("ONB-", n, 7),
     )

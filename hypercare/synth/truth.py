@@ -102,11 +102,14 @@ def missed_eligible(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
 def premature_start(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
     rule = ruleset.rule("trigger.premature_start")
     deals = deals_with_eligibility(view).select("opportunity_id", "excluded", "eligible", "eligible_since")
-    projects = live_projects(view).filter(pl.col("opportunity_id").is_not_null()).join(
-        deals, on="opportunity_id", how="inner"
-    ).filter(
-        ~pl.col("excluded")
-        & (~pl.col("eligible") | (pl.col("created_at") < pl.col("eligible_since")).fill_null(False))
+    projects = (
+        live_projects(view)
+        .filter(pl.col("opportunity_id").is_not_null())
+        .join(deals, on="opportunity_id", how="inner")
+        .filter(
+            ~pl.col("excluded")
+            & (~pl.col("eligible") | (pl.col("created_at") < pl.col("eligible_since")).fill_null(False))
+        )
     )
     return _findings(projects, "project_id", rule.severity)
 
@@ -117,11 +120,14 @@ def duplicate_project(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
     linked = live_projects(view).filter(pl.col("opportunity_id").is_not_null())
     counts = linked.group_by("opportunity_id").len()
     deals = view["deals"].select("opportunity_id", "excluded_reason", "strategic")
-    dupes = counts.filter(pl.col("len") >= 2).join(deals, on="opportunity_id", how="left").filter(
-        pl.col("excluded_reason").is_null()
+    dupes = (
+        counts.filter(pl.col("len") >= 2)
+        .join(deals, on="opportunity_id", how="left")
+        .filter(pl.col("excluded_reason").is_null())
     )
-    severity = pl.when(pl.col("strategic").fill_null(False)).then(pl.lit(strategic_severity)).otherwise(
-        pl.lit(rule.severity))
+    severity = (
+        pl.when(pl.col("strategic").fill_null(False)).then(pl.lit(strategic_severity)).otherwise(pl.lit(rule.severity))
+    )
     return _findings(dupes, "opportunity_id", severity)
 
 
@@ -210,9 +216,9 @@ def truth_for(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
     parts: list[pl.DataFrame] = []
     for rule_id, oracle in ORACLES.items():
         found = oracle(replace(view, earlier=tuple(parts)), ruleset)
-        parts.append(found.select(
-            pl.lit(view.day).alias("as_of"), pl.lit(rule_id).alias("rule_id"), "subject_key", "severity"
-        ))
+        parts.append(
+            found.select(pl.lit(view.day).alias("as_of"), pl.lit(rule_id).alias("rule_id"), "subject_key", "severity")
+        )
     truth = pl.concat(parts).sort(TRUTH_COLUMNS)
     if view.trail is not None:
         view.trail.remember(view, truth)
@@ -220,5 +226,6 @@ def truth_for(view: SnapshotView, ruleset: RuleSet) -> pl.DataFrame:
 
 
 def empty_truth() -> pl.DataFrame:
-    return pl.DataFrame(schema={"as_of": pl.Date, "rule_id": pl.String, "subject_key": pl.String,
-                                "severity": pl.String})
+    return pl.DataFrame(
+        schema={"as_of": pl.Date, "rule_id": pl.String, "subject_key": pl.String, "severity": pl.String}
+    )

@@ -167,23 +167,28 @@ def plan_day(seed: int, start: dt.date, days: int, day: dt.date) -> DayPlan:
     return DayPlan(shares, burst)
 
 
-def break_rows(text: pl.DataFrame, entity: str, count: int, rng: np.random.Generator,
-               used: np.ndarray) -> tuple[pl.DataFrame, np.ndarray, str]:
+def break_rows(
+    text: pl.DataFrame, entity: str, count: int, rng: np.random.Generator, used: np.ndarray
+) -> tuple[pl.DataFrame, np.ndarray, str]:
     """Break up to `count` unused rows with one breakage kind. Returns the frame, the rows
     it broke and the kind; a duplicated key leaves the frame alone (the caller appends the
     copies once every other breakage is done)."""
     options = BREAKAGES[entity]
     breakage = options[int(rng.integers(0, len(options)))]
-    candidates = np.ones(len(text), dtype=bool) if breakage.needs is None else (
-        text.select(breakage.needs.fill_null(False)).to_series().to_numpy())
+    candidates = (
+        np.ones(len(text), dtype=bool)
+        if breakage.needs is None
+        else (text.select(breakage.needs.fill_null(False)).to_series().to_numpy())
+    )
     pool = np.flatnonzero(candidates & ~used)
     rows = np.sort(rng.choice(pool, min(count, len(pool)), replace=False))
     used[rows] = True
     if breakage.value is None:
         return text, rows, breakage.kind
     chosen = pl.int_range(pl.len()).is_in(pl.Series(rows, dtype=pl.Int64).implode())
-    broken = text.with_columns(pl.when(chosen).then(breakage.value).otherwise(pl.col(breakage.column))
-                               .alias(breakage.column))
+    broken = text.with_columns(
+        pl.when(chosen).then(breakage.value).otherwise(pl.col(breakage.column)).alias(breakage.column)
+    )
     return broken, rows, breakage.kind
 
 
