@@ -117,10 +117,12 @@ class MailSink:
 
     def __init__(self):
         self.messages = []
+        self.envelopes = []
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
+                sink.envelopes.append(envelope)
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 return "250 OK"
 

@@ -11,7 +11,6 @@ import io
 import os
 import re
 import shutil
-import socket
 import subprocess
 import uuid
 from collections import Counter
@@ -21,7 +20,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 from PIL import Image
 
 from hypercare import db
@@ -37,6 +35,7 @@ from hypercare.scorecard.config import scorecard_config
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.health import HEALTH_AREAS
 from hypercare.synth import generate
+from tests.loopback import MailSink
 
 START = dt.date(2026, 11, 2)  # the configured go-live date: day 1
 DAYS = 20
@@ -111,30 +110,10 @@ def exceptions(counts: Counter, rules=None) -> int:
     )
 
 
-class Inbox:
-    """A real SMTP server on loopback that keeps what it receives."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def inbox():
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield handler, controller.port
-    controller.stop()
+    with MailSink() as sink:
+        yield sink, sink.port
 
 
 # -- numbers ------------------------------------------------------------------------------

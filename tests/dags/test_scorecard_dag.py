@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
-import socket
 from email import policy
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from hypercare import db
 from hypercare.evaluate import evaluate_day
@@ -18,6 +16,7 @@ from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.scorecard.config import scorecard_config
 from hypercare.synth import generate
+from tests.loopback import MailSink
 
 START = dt.date(2026, 11, 2)  # the configured go-live date
 SEND_DAY = dt.date(2026, 11, 6)  # day 5, Friday: daily
@@ -25,25 +24,10 @@ QUIET_DAY = dt.date(2026, 11, 7)  # day 6, Saturday: archived only
 RULES = load_ruleset()
 
 
-class Inbox:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
 @pytest.fixture
 def inbox():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with MailSink() as sink:
+        yield sink, sink.port
 
 
 @pytest.fixture
