@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from hypercare.contract import load_contract
+
 UTC = dt.UTC
 
 
@@ -60,23 +62,7 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 
 def handoff_rows(onboarding_id: str, filled_at: dt.datetime | None, missing: tuple[str, ...] = (), **overrides):
     """One handoff_fields row per contract field, all filled at `filled_at` except `missing`."""
-    fields = [
-        "legal_account_name",
-        "package",
-        "contracted_services",
-        "success_criteria",
-        "promised_timeline",
-        "stakeholder_buyer",
-        "stakeholder_champion",
-        "stakeholder_admin",
-        "stakeholder_technical_owner",
-        "stakeholder_billing_contact",
-        "stakeholder_executive_sponsor",
-        "implementation_constraints",
-        "non_standard_terms",
-        "billing_details",
-        "customer_task_dependencies",
-    ]
+    fields = load_contract()["handoff_fields"].column("field").values
     rows = []
     for name in fields:
         row = {"onboarding_id": onboarding_id, "field": name, "filled_at": None if name in missing else filled_at}

@@ -170,84 +170,6 @@ def handoff_fields_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     )
 
 
-def billing_accounts_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
-    tax_status = (
-        pl.when(~pl.col("tax_id_required"))
-        .then(pl.lit("not_required"))
-        .when(happened("tax_verified_at", end))
-        .then(pl.lit("verified"))
-        .otherwise(pl.col("tax_unverified_status"))
-    )
-    updated = pl.max_horizontal(
-        pl.col("created_at"),
-        pl.when(happened("po_at", end)).then(pl.col("po_at")),
-        pl.when(happened("tax_verified_at", end)).then(pl.col("tax_verified_at")),
-    )
-    return (
-        hidden.filter(happened("created_at", end))
-        .with_columns(updated.alias("updated_at"))
-        .select(
-            "account_id",
-            "billing_entity",
-            "bill_to_contact",
-            "address_line1",
-            "city",
-            "postal_code",
-            "country",
-            "address_validated",
-            "tax_id_required",
-            tax_status.alias("tax_id_status"),
-            "po_required",
-            shown_if("po_number", happened("po_at", end)),
-            "invoice_schedule",
-            "first_invoice_date",
-            "payment_terms",
-            "contract_start_date",
-            "plan",
-            "seats",
-            instant("updated_at", end),
-            "updated_by",
-            "update_source",
-            "reviewed_by",
-            OFFSET,
-        )
-        .sort("account_id")
-    )
-
-
-def provisioning_items_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
-    done, failed, started = happened("done_at", end), happened("failed_at", end), happened("started_at", end)
-    status = (
-        pl.when(done)
-        .then(pl.lit("done"))
-        .when(failed)
-        .then(pl.lit("failed"))
-        .when(started)
-        .then(pl.lit("in_progress"))
-        .otherwise(pl.lit("pending"))
-    )
-    attempts = pl.when(done | failed).then(pl.col("attempts_final")).when(started).then(1).otherwise(0)
-    return hidden.filter(happened("created_at", end)).select(
-        "item_id",
-        "onboarding_id",
-        "item_type",
-        "target_system",
-        "expected_value",
-        shown_if("expected_value", started).alias("configured_value"),
-        status.alias("status"),
-        "internal_owner",
-        "customer_owner",
-        attempts.cast(pl.Int64).alias("attempts"),
-        shown_if("last_error", failed),
-        "manual_override",
-        shown_if("override_approved_by", pl.col("manual_override")),
-        instant("created_at", end),
-        instant("due_at", None),
-        instant("done_at", end, "completed_at"),
-        OFFSET,
-    )
-
-
 def customer_tasks_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     open_task = ~happened("completed_at", end)
     overdue_seconds = pl.min_horizontal(pl.col("completed_at"), pl.lit(end)) - pl.col("due_at")
@@ -283,119 +205,12 @@ def milestones_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
     )
 
 
-def ai_suggestions_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
-    reviewed = happened("reviewed_at", end)
-    decision = (
-        pl.when(pl.col("routing") == "auto_applied")
-        .then(pl.col("final_decision"))
-        .when(reviewed)
-        .then(pl.col("final_decision"))
-        .otherwise(pl.lit("pending"))
-    )
-    return hidden.filter(happened("created_at", end)).select(
-        "suggestion_id",
-        "onboarding_id",
-        "kind",
-        "field",
-        "suggested_value",
-        "confidence",
-        "evidence_count",
-        "material_commitment",
-        "model",
-        "prompt_version",
-        instant("created_at", end),
-        "routing",
-        decision.alias("review_decision"),
-        shown_if("reviewer", reviewed),
-        instant("reviewed_at", end),
-        shown_if("corrected_value", reviewed),
-        shown_if("rejection_reason", reviewed),
-        "customer_facing",
-        instant("sent_at", end),
-        pl.lit(None, dtype=pl.String).alias("approved_by"),
-        "sensitive_data",
-        "access_scope",
-        OFFSET,
-    )
-
-
-def writebacks_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
-    completed, retrying = happened("completed_at", end), happened("retry_at", end)
-    status = (
-        pl.when(completed)
-        .then(pl.lit("succeeded"))
-        .when(retrying)
-        .then(pl.lit("retrying"))
-        .otherwise(pl.lit("pending"))
-    )
-    attempts = pl.when(completed).then(pl.col("final_attempts")).when(retrying).then(2).otherwise(1)
-    return hidden.filter(happened("requested_at", end)).select(
-        "writeback_id",
-        "onboarding_id",
-        "target_system",
-        "record_id",
-        "fields_changed",
-        status.alias("status"),
-        attempts.cast(pl.Int64).alias("attempts"),
-        shown_if("error", retrying & ~completed),
-        "idempotency_key",
-        "actor",
-        instant("requested_at", end),
-        instant("completed_at", end),
-        OFFSET,
-    )
-
-
-def system_records_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
-    lag = pl.col("lag")
-
-    def seen_at(name: str) -> pl.Expr:
-        at = pl.col("p_" + name) + lag
-        return pl.when(at < end).then(at)
-
-    owner_seen = seen_at("owner_assigned_at").is_not_null()
-    value = (
-        pl.when(pl.col("field") == "status")
-        .then(project_status(end, "p_", lag))
-        .when(pl.col("field") == "onboarding_owner")
-        .then(pl.when(owner_seen).then(pl.col("p_onboarding_owner")))
-        .otherwise(pl.col("static_value"))
-    )
-    status_seen = pl.max_horizontal(
-        pl.col("observed_at"), *(seen_at(c) for c in ("paused_at", "resumed_at", "cancelled_at", "completed_at"))
-    )
-    observed = (
-        pl.when(pl.col("field") == "status")
-        .then(status_seen)
-        .when(pl.col("field") == "onboarding_owner")
-        .then(pl.max_horizontal(pl.col("observed_at"), seen_at("owner_assigned_at")))
-        .otherwise(pl.col("observed_at"))
-    )
-    return (
-        hidden.filter(happened("observed_at", end))
-        .with_columns(observed.alias("seen_at"))
-        .select(
-            "onboarding_id",
-            "system",
-            "field",
-            value.alias("value"),
-            instant("seen_at", end, "observed_at"),
-            OFFSET,
-        )
-    )
-
-
 STATE = {
     "deals": deals_state,
     "onboarding_projects": projects_state,
     "handoff_fields": handoff_fields_state,
-    "billing_accounts": billing_accounts_state,
-    "provisioning_items": provisioning_items_state,
     "customer_tasks": customer_tasks_state,
     "milestones": milestones_state,
-    "ai_suggestions": ai_suggestions_state,
-    "writebacks": writebacks_state,
-    "system_records": system_records_state,
 }
 
 
@@ -408,7 +223,8 @@ def hidden_table(world: World, entity: str) -> pl.DataFrame:
 
 
 def snapshot(world: World, entity: str, end: int) -> pl.DataFrame:
-    """The typed state of one entity at the as-of instant `end` (epoch seconds)."""
+    """The typed state of one entity at the as-of instant `end` (epoch seconds); the
+    system entities have their projections in `systems.py`."""
     return STATE[entity](hidden_table(world, entity), end)
 
 
