@@ -8,7 +8,8 @@ each stage on a fresh database of the embedded (or HYPERCARE_DB_URL) server:
   evaluate  read landing + every monitoring area + findings/metrics/trace writes
 
 and prints rows per second and each stage's ratio to the baseline. Targets (2 cores):
-load within 6x of the bare COPY, evaluation under 60 s, peak RSS under 4 GiB.
+load within 6x of the bare COPY, evaluation within 20x of it, peak RSS under 4 GiB.
+Results are kept in docs/benchmarks.md.
 Run: `make bench` (or `python scripts/benchmark.py --customers 20000` for a quick look).
 """
 
