@@ -1,9 +1,10 @@
 """Hidden timelines for everything downstream of a deal: the project's own lifecycle and
-the eight entities that hang off accounts and onboardings.
+the billing, provisioning, AI, writeback and system-record entities (handoff fields,
+customer tasks and milestones come from `people.py`).
 
-These follow a healthy process with ordinary variation (a slow owner assignment, a task
-the customer finishes late); they carry no injected faults yet. A fault area added later
-rewrites the rows of its table after `build_children`, and the snapshot code shows
+These follow a healthy process with ordinary variation (a slow owner assignment, an item
+finished late). Fault areas rewrite the rows of their tables after `build_children`
+(`people.py`, `systems.py`), and the snapshot code shows
 whatever the hidden columns say. Every row records the instant it first exists
 (`created_at`, `requested_at` or `appear_at`) so snapshots show records only once they
 exist, and no child record exists before its project.
@@ -52,7 +53,6 @@ HANDOFF_FIELDS = (
     "customer_task_dependencies",
 )
 MILESTONES = ("kickoff", "implementation", "configuration", "launch", "first_value")
-MILESTONE_BUSINESS_DAYS = (3, 10, 15, 25, 35)
 COUNTRIES_BY_REGION = {
     "NA": ("US", "CA"),
     "EMEA": ("DE", "GB", "FR", "NL"),
@@ -74,13 +74,6 @@ CITIES = (
     "Monterrey",
 )
 TAX_COUNTRIES = ("DE", "GB", "FR", "NL", "BR", "MX")
-STALL_REASONS = (
-    "waiting_on_customer_admin",
-    "waiting_on_billing_info",
-    "waiting_on_technical_credentials",
-    "waiting_on_internal_provisioning",
-    "customer_no_response",
-)
 ITEM_TYPES = ("entitlement", "workspace", "identity", "integration", "data_migration", "support_handoff")
 ITEM_DUE_BUSINESS_DAYS = (2, 3, 5, 10, 15, 20)
 TASK_TYPES = (
@@ -93,7 +86,6 @@ TASK_TYPES = (
     "training",
     "first_use_case",
 )
-TASKS_OPENED_AT_KICKOFF = ("technical_validation", "training", "first_use_case")
 TASKS_BLOCKING_FIRST_VALUE = ("admin_invite", "integration_credentials", "first_use_case")
 AI_KINDS = (
     "handoff_summary",
@@ -215,44 +207,6 @@ def enrich_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, cloc
         kickoff_no_shows=rng.choice(3, n, p=[0.9, 0.08, 0.02]),
         kickoff_reschedules=rng.choice(3, n, p=[0.86, 0.11, 0.03]),
         completed_at=clock.add_business_days(kickoff_done, run_days),
-    )
-
-
-def handoff_fields(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
-    """Fifteen handoff elements per onboarding: most filled when the packet is submitted,
-    some filled during cleanup, a few never; some corrected later."""
-    k = len(HANDOFF_FIELDS)
-    n = len(projects) * k
-    project = np.repeat(np.arange(len(projects)), k)
-    created = projects["created_at"].to_numpy()[project]
-    submitted = projects["handoff_submitted_at"].to_numpy()[project]
-    quality = rng.choice(3, len(projects), p=[0.75, 0.2, 0.05])[project]
-    at_handoff = rng.random(n) < np.array([0.97, 0.8, 0.55])[quality]
-    cleaned_up = rng.random(n) < 0.7
-    filled = np.select(
-        [at_handoff, cleaned_up],
-        [
-            clock.add_seconds(submitted, -uniform_seconds(rng, 0, 2 * DAY, n)),
-            clock.add_business_days(created, rng.uniform(0.5, 6, n)),
-        ],
-        NEVER,
-    )
-    fillers = ("sales", "revops", "ai", "onboarding", "customer")
-    by_sales_side = rng.choice(3, n, p=[0.7, 0.15, 0.15])
-    by_cleanup = rng.choice([3, 4, 1], n, p=[0.6, 0.25, 0.15])
-    by = np.where(at_handoff, by_sales_side, by_cleanup)
-    corrected = (rng.random(n) < 0.06) & (filled < NEVER)
-    return pl.DataFrame(
-        {
-            "onboarding_id": _per_project(projects, "onboarding_id", project),
-            "field": pick(HANDOFF_FIELDS, np.tile(np.arange(k), len(projects))),
-            "appear_at": created,
-            "filled_at": filled,
-            "filled_by": pick(fillers, by),
-            "corrected_at": np.where(corrected, clock.add_business_days(filled, rng.uniform(0.5, 8, n)), NEVER),
-            "corrected_by": people("revops", rng.integers(0, 6, n), 6),
-            "_offset": foreign_offsets(rng, len(projects))[project],
-        }
     )
 
 
@@ -391,83 +345,6 @@ def provisioning_items(
     ).drop("package", "account_id", "identity_system", "integration_system", "sso")
 
 
-def customer_tasks(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
-    """Customer-side work opened at project creation or kickoff, mostly done on time."""
-    deal = projects["deal"].to_numpy()
-    modules = deals["modules_mask"].to_numpy()[deal]
-    services = deals["services_mask"].to_numpy()[deal]
-    integration = _has(modules, MODULES, "integrations")
-    always = np.ones(len(projects), dtype=bool)
-    wanted = np.stack(
-        [
-            always,
-            always,
-            always,
-            integration,
-            _has(services, SERVICES, "data_migration"),
-            integration,
-            _has(services, SERVICES, "training"),
-            always,
-        ],
-        axis=1,
-    )
-    project, kind = _expand(wanted)
-    n = len(project)
-    project_created = projects["created_at"].to_numpy()[project]
-    kickoff = projects["kickoff_scheduled_at"].to_numpy()[project]
-    at_kickoff = np.isin(kind, [TASK_TYPES.index(t) for t in TASKS_OPENED_AT_KICKOFF])
-    opened = np.where(at_kickoff, later(kickoff, project_created), project_created)
-    created = clock.add_seconds(opened, uniform_seconds(rng, 5 * MINUTE, 2 * HOUR, n))
-    done = np.where(rng.random(n) < 0.85, clock.add_business_days(created, rng.uniform(0.3, 12, n)), NEVER)
-    responded = clock.add_business_days(created, rng.uniform(0.1, 4, n))
-    return pl.DataFrame(
-        {
-            "task_id": sequence_ids("TSK-", n, 8),
-            "onboarding_id": _per_project(projects, "onboarding_id", project),
-            "task_type": pick(TASK_TYPES, kind),
-            "customer_owner": where_text(rng.random(n) < 0.92, people("admin", rng.integers(0, 500, n), 500)),
-            "internal_owner": _per_project(projects, "onboarding_owner", project),
-            "created_at": created,
-            "due_at": clock.add_business_days(created, rng.uniform(3, 10, n)),
-            "completed_at": done,
-            "response_at": np.where(rng.random(n) < 0.75, responded, NEVER),
-            "blocks_first_value": np.isin(kind, [TASK_TYPES.index(t) for t in TASKS_BLOCKING_FIRST_VALUE]),
-            "stall_reason": _choice(rng, STALL_REASONS, n),
-            "_offset": foreign_offsets(rng, n),
-        }
-    )
-
-
-def milestones(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
-    """Five milestones per onboarding, targets spread by segment, mostly met near target."""
-    k = len(MILESTONES)
-    project = np.repeat(np.arange(len(projects)), k)
-    n = len(project)
-    stage = np.tile(np.arange(k), len(projects))
-    created = projects["created_at"].to_numpy()[project]
-    scale = np.where((projects["segment"] == "enterprise").to_numpy()[project], 1.6, 1.0)
-    kickoff_for = projects["kickoff_scheduled_for"].to_numpy()[project]
-    planned = clock.add_business_days(created, np.array(MILESTONE_BUSINESS_DAYS)[stage] * scale)
-    target = np.where(stage == 0, later(kickoff_for, clock.add_business_days(created, 3)), planned)
-    met = np.where(rng.random(n) < 0.85, clock.add_business_days(target, rng.uniform(-2, 4, n)), NEVER)
-    kickoff_done = projects["kickoff_completed_at"].to_numpy()[project]
-    done = np.where(stage == 0, kickoff_done, later(met, created + HOUR))
-    evidence = "usage-report-" + pl.Series(rng.integers(0, 10**6, n)).cast(pl.String).str.zfill(6)
-    return pl.DataFrame(
-        {
-            "onboarding_id": _per_project(projects, "onboarding_id", project),
-            "milestone": pick(MILESTONES, stage),
-            "appear_at": created,
-            "target_at": target,
-            "completed_at": done,
-            "owner": _per_project(projects, "onboarding_owner", project),
-            "evidence": evidence,
-            "stall_reason": _choice(rng, STALL_REASONS, n),
-            "_offset": foreign_offsets(rng, len(projects))[project],
-        }
-    )
-
-
 def ai_suggestions(rng: np.random.Generator, projects: pl.DataFrame, clock: Clock) -> pl.DataFrame:
     """Summaries, extractions and drafts per onboarding; uncertain ones go to a reviewer,
     customer-facing drafts are always reviewed before sending."""
@@ -598,11 +475,8 @@ def system_records(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.D
 def build_children(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> dict[str, pl.DataFrame]:
     """Every downstream entity's hidden table, each from its own random stream."""
     return {
-        "handoff_fields": handoff_fields(stream(seed, "handoff_fields"), projects, clock),
         "billing_accounts": billing_accounts(stream(seed, "billing_accounts"), deals, clock),
         "provisioning_items": provisioning_items(stream(seed, "provisioning_items"), projects, deals, clock),
-        "customer_tasks": customer_tasks(stream(seed, "customer_tasks"), projects, deals, clock),
-        "milestones": milestones(stream(seed, "milestones"), projects, clock),
         "ai_suggestions": ai_suggestions(stream(seed, "ai_suggestions"), projects, clock),
         "writebacks": writebacks(stream(seed, "writebacks"), projects, clock),
         "system_records": system_records(stream(seed, "system_records"), projects, deals, clock),
