@@ -29,7 +29,13 @@ from hypercare.contract import (
 from hypercare.db import copy_frame
 
 SOURCE_FORMATS = ("csv", "parquet")
+# load_runs statuses whose entity gives no verdict that day (see contract.file_rejected).
+UNUSABLE_STATUSES = ("rejected", "held")
 _LOAD_LOCK = 727_002
+
+
+class IncompleteSnapshot(RuntimeError):
+    """A snapshot was landed, but at least one entity file was rejected or held."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,20 @@ class LoadReport:
     @property
     def rows_quarantined(self) -> int:
         return sum(e.rows_quarantined for e in self.entities)
+
+    @property
+    def unusable(self) -> tuple[EntityLoad, ...]:
+        """Entities no area may judge this day: the file was rejected, or its volume is held."""
+        return tuple(e for e in self.entities if e.status in UNUSABLE_STATUSES)
+
+    def raise_if_incomplete(self) -> None:
+        """Fail loudly (after the good files were landed) when an entity is unusable."""
+        if self.unusable:
+            problems = "; ".join(f"{e.entity} {e.status}: {e.message}" for e in self.unusable)
+            raise IncompleteSnapshot(
+                f"snapshot {self.snapshot_date} is incomplete, the areas reading these entities are not "
+                f"evaluated until it is fixed: {problems}"
+            )
 
     def summary(self) -> str:
         by_status = {s: sum(e.status == s for e in self.entities) for s in ("loaded", "rejected", "absent")}
