@@ -215,10 +215,10 @@ def test_missing_required_column_rejects_that_file_alone(conn, tmp_path):
 
 def test_unreadable_file_is_rejected_not_fatal(conn, tmp_path):
     write_all_entities(tmp_path)
-    (snapshot_folder(tmp_path) / "milestones.csv").write_text("onboarding_id,milestone\nO1,kickoff,extra\n")
+    (snapshot_folder(tmp_path) / "milestones.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01\x02")
     report = load_snapshot(conn, tmp_path, DAY)
     assert report["milestones"].status == "rejected"
-    assert report["milestones"].message.startswith("2026-11-03/milestones.csv: cannot be read as CSV")
+    assert report["milestones"].message == "2026-11-03/milestones.csv: line 1, byte 1: header is not UTF-8"
     assert report["deals"].status == "loaded"
 
 
