@@ -151,6 +151,8 @@ def _header(path: Path, name: str) -> list[str]:
         header = next(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise ContractError(f"{name}: line 1: header is not valid CSV ({exc})") from None
+    if any(ch < " " or ch == "\x7f" for column in header for ch in column if ch != "\t"):
+        raise ContractError(f"{name}: line 1: the header holds control characters (binary data, not CSV?)")
     seen: dict[str, int] = {}
     for position, column in enumerate(header, start=1):
         if column in seen:
