@@ -510,7 +510,7 @@ def validate(
         .select(
             pl.col("_source_row").alias("row_number"),
             "line_number",
-            printable(pl.struct(raw.columns).struct.json_encode(), entity.limits.text_max_length).alias("record"),
+            pl.struct(printable(pl.col(c)) for c in raw.columns).struct.json_encode().alias("record"),
         )
     )
     position = {name: i for i, name in enumerate(contract_columns)}
