@@ -19,6 +19,8 @@ from hypercare.evaluate import evaluate_day
 from hypercare.exports import MANIFEST_NAME, Manifest
 from hypercare.loader import IncompleteSnapshot, load_snapshot
 from hypercare.ruleset import load_ruleset
+from hypercare.scorecard.config import scorecard_config
+from hypercare.scorecard.data import compile_data
 from hypercare.synth import generate
 
 START = dt.date(2026, 11, 2)
@@ -183,6 +185,9 @@ def test_a_rejected_file_gives_no_verdict_and_resolves_nothing(conn, source, kin
     ).fetchall()
     assert {area for area, _ in blocks} == set(SOURCE_AREAS)
     assert all(entities == ["deals"] for area, entities in blocks if area not in ("audit", "backlog"))
+    health = {h["key"]: h for h in compile_data(conn, BAD_DAY, RULES, scorecard_config(RULES))["health"]}
+    assert health["trigger"]["status"] == "no verdict"
+    assert health["trigger"]["signal"] == "no verdict: trigger not evaluated on complete inputs"
 
 
 def test_a_blocked_day_leaves_the_lifecycle_as_if_it_never_ran(conn, source, reference_db_url, tmp_path):
