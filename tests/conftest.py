@@ -21,8 +21,9 @@ from hypothesis import settings
 from hypercare import db
 
 # Property-based tests: a small budget by default so CI stays fast, a long one for
-# `make fuzz` (HYPOTHESIS_PROFILE=long). No deadline: examples touch a real database.
-settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+# `make fuzz` (HYPOTHESIS_PROFILE=long, random). CI is derandomized so a run is repeatable;
+# no deadline: examples touch a real database.
+settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True, derandomize=True)
 settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
