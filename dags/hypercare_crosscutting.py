@@ -1,6 +1,7 @@
 """Airflow DAG hypercare_crosscutting: aged high-value exceptions and trace gaps."""
 
-from common.hypercare_tasks import MONITORING_AREAS, area_asset, build_area_dag
+from hypercare_airflow.areas import build_area_dag
+from hypercare_airflow.common import CROSSCUTTING_AREAS, MONITORING_AREAS, area_asset
 
 DOC = """
 ### hypercare_crosscutting
@@ -17,5 +18,5 @@ hypercare_crosscutting = build_area_dag(
     "crosscutting",
     DOC,
     schedule=[area_asset(area) for area in MONITORING_AREAS],
-    evaluates=("audit", "backlog"),
+    evaluates=CROSSCUTTING_AREAS,
 )

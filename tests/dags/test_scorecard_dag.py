@@ -50,11 +50,11 @@ def test_scorecard_dag_archives_every_day_and_mails_send_days_once(airflow_db, d
         "port": port,
         "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "scorecard@example.com", "timeout": 10},
     }
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(smtp))
+    monkeypatch.setenv("AIRFLOW_CONN_HYPERCARE_SMTP", json.dumps(smtp))
     dag = dagbag.dags["hypercare_scorecard"]
 
     for day in (QUIET_DAY, SEND_DAY, SEND_DAY):
-        run = dag.test(run_conf={"as_of": day.isoformat()})
+        run = dag.test(run_conf={"snapshot_date": day.isoformat()})
         assert run.state == "success", day
 
     with psycopg.connect(evaluated) as conn:

@@ -1,0 +1,24 @@
+-- Queries of the Airflow DAGs (plugins/hypercare_airflow).
+
+-- name: rule_counts
+-- Findings per rule for the given days and areas; every rule of the rule set is listed,
+-- so a rule that did not fire shows 0.
+select d.as_of, r.rule_id, count(o.rule_id) as findings
+from unnest(%(days)s::date[]) as d (as_of)
+cross join unnest(%(rule_ids)s::text[]) as r (rule_id)
+left join hypercare.finding_occurrences o
+    on o.as_of = d.as_of and o.rule_id = r.rule_id and o.area = any(%(areas)s)
+group by d.as_of, r.rule_id
+order by d.as_of, r.rule_id;
+
+-- name: missing_evaluations
+-- Areas not yet evaluated on the snapshot as it was last loaded.
+select array_agg(a.area order by a.area)
+from unnest(%(areas)s::text[]) as a (area)
+where not exists (
+    select 1
+    from hypercare.evaluation_runs e
+    where e.as_of = %(snapshot_date)s
+      and e.area = a.area
+      and e.evaluated_at >= (select max(l.loaded_at) from hypercare.load_runs l where l.snapshot_date = %(snapshot_date)s)
+);
