@@ -115,7 +115,9 @@ def hypercare_ingest():
     def check_contract(**context) -> dict:
         from hypercare_airflow.areas import evaluate_areas
 
-        return evaluate_areas(["contract"], context, outlet=area_asset("contract"))
+        return evaluate_areas(
+            ["contract"], context, outlet=area_asset("contract"), days=[ingest_snapshot_date(context)]
+        )
 
     @task(retries=0, execution_timeout=SHORT_TASK_TIMEOUT)
     def check_complete(landed: dict) -> str:

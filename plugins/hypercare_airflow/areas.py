@@ -59,16 +59,18 @@ def markdown_summary(title: str, rule_version: str, counts: dict[str, dict[str, 
     return "\n".join(lines)
 
 
-def evaluate_areas(areas: list[str], context: dict[str, Any], outlet: Asset | None = None) -> dict[str, Any]:
-    """Evaluate `areas` for the run's snapshot dates; returns (and logs, and puts on the
-    outlet's asset event) the findings per rule and day."""
+def evaluate_areas(
+    areas: list[str], context: dict[str, Any], outlet: Asset | None = None, days: list[dt.date] | None = None
+) -> dict[str, Any]:
+    """Evaluate `areas` for `days` (default: the area run's snapshot dates); returns (and logs,
+    and puts on the outlet's asset event) the findings per rule and day."""
     from hypercare import db
     from hypercare.evaluate import evaluate_day
     from hypercare.ruleset import load_ruleset
 
     ruleset = load_ruleset(context["params"].get("rules_file") or None)
     actor = f"airflow:{context['dag'].dag_id}"
-    days = snapshot_dates(context)
+    days = days or snapshot_dates(context)
     lines = []
     with db.connect(store_url()) as conn:
         require_migrated(conn)

@@ -55,6 +55,9 @@ def runnable_dagbag():
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     for dag in bag.dags.values():
+        # dag.test() in Airflow 3.3 cannot prune a deadline alert when the run ends (it looks
+        # the alert up by its definition, not its stored id); the scheduler test covers them.
+        dag.deadline = None
         for task in dag.tasks:
             task.retries = 0
     return bag
