@@ -63,6 +63,12 @@ Re-running a day replaces its snapshot and findings: re-runs and backfills never
     params={
         **run_params(),
         "source_dir": Param(source_dir_default(), type="string", description="folder of YYYY-MM-DD snapshots"),
+        "accept_drops": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="entities whose volume drop (contract.volume_drop) is real and may be loaded",
+        ),
         "await_evaluation": Param(
             True, type="boolean", description="keep the run open until every area has evaluated the snapshot"
         ),
@@ -90,10 +96,19 @@ def hypercare_ingest():
 
         from hypercare import db
         from hypercare.loader import load_snapshot
+        from hypercare.ruleset import load_ruleset
 
+        params = context["params"]
         day = ingest_snapshot_date(context)
-        with db.connect(store_url()) as conn:
-            report = load_snapshot(conn=conn, source_dir=Path(context["params"]["source_dir"]), snapshot_date=day)
+        with db.connect(store_url(), autocommit=True) as conn:
+            report = load_snapshot(
+                conn=conn,
+                source_dir=Path(params["source_dir"]),
+                snapshot_date=day,
+                ruleset=load_ruleset(params.get("rules_file") or None),
+                accept_drops=params.get("accept_drops") or (),
+                actor=f"airflow:{context['dag'].dag_id}",
+            )
         print(report.summary())
         unusable = [{"entity": e.entity, "status": e.status, "message": e.message} for e in report.unusable]
         announce(

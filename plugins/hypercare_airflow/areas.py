@@ -72,7 +72,7 @@ def evaluate_areas(
     actor = f"airflow:{context['dag'].dag_id}"
     days = days or snapshot_dates(context)
     lines = []
-    with db.connect(store_url()) as conn:
+    with db.connect(store_url(), autocommit=True) as conn:
         require_migrated(conn)
         for day in days:
             lines += [s.line() for s in evaluate_day(conn, day, ruleset, areas=areas, actor=actor)]

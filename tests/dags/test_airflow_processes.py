@@ -240,11 +240,12 @@ def _all_quiet(stack: Stack) -> bool | str:
 
 
 def _cli_store(url: str, source: Path, rules_file: Path) -> None:
+    """What `hypercare load` and `hypercare evaluate` do, day by day."""
     ruleset = load_ruleset(rules_file)
-    with db.connect(url) as conn:
+    with db.connect(url, autocommit=True) as conn:
         db.migrate(conn)
         for day in DAYS:
-            load_snapshot(conn=conn, source_dir=source, snapshot_date=day)
+            load_snapshot(conn, source, day, ruleset=ruleset)
             evaluate_day(conn, day, ruleset)
 
 

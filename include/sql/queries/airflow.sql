@@ -12,13 +12,18 @@ group by d.as_of, r.rule_id
 order by d.as_of, r.rule_id;
 
 -- name: missing_evaluations
--- Areas not yet evaluated on the snapshot as it was last loaded.
+-- Areas that have neither evaluated the snapshot as it was last loaded nor recorded that
+-- they give no verdict on it (hypercare.evaluation_blocks).
+with loaded as (
+    select max(loaded_at) as at from hypercare.load_runs where snapshot_date = %(snapshot_date)s
+)
 select array_agg(a.area order by a.area)
-from unnest(%(areas)s::text[]) as a (area)
+from unnest(%(areas)s::text[]) as a (area), loaded
 where not exists (
-    select 1
-    from hypercare.evaluation_runs e
-    where e.as_of = %(snapshot_date)s
-      and e.area = a.area
-      and e.evaluated_at >= (select max(l.loaded_at) from hypercare.load_runs l where l.snapshot_date = %(snapshot_date)s)
+    select 1 from hypercare.evaluation_runs e
+    where e.as_of = %(snapshot_date)s and e.area = a.area and e.evaluated_at >= loaded.at
+)
+and not exists (
+    select 1 from hypercare.evaluation_blocks b
+    where b.as_of = %(snapshot_date)s and b.area = a.area and b.blocked_at >= loaded.at
 );
