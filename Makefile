@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=5
 
 # The property-based tests with a long budget; prints how many inputs were tried.
 fuzz: $(STAMP)
@@ -37,12 +37,10 @@ bench: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 -o requirements.lock
 
-# Airflow standalone (UI on http://localhost:8080) over this project's DAGs and the embedded store.
+# Airflow standalone over this project's DAGs: metadata database and audit store in the
+# embedded PostgreSQL; prints the UI's address and login (see scripts/run_airflow.py).
 airflow: $(STAMP)
-	AIRFLOW_HOME=$(CURDIR)/.hypercare/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	HYPERCARE_SOURCE_DIR=$(CURDIR)/.hypercare/demo/2026-11-02-30d-2000c-seed7 \
-	$(BIN)/airflow standalone
+	$(BIN)/python scripts/run_airflow.py
 
 clean:
 	rm -rf $(VENV) .hypercare

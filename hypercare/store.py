@@ -17,6 +17,7 @@ from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, Area
 from hypercare.ruleset import RuleSet
 
 _AUDIT_LOCK = 727_003
+_AREA_LOCK = 727_011
 _GENESIS = "0" * 64
 
 
@@ -43,7 +44,10 @@ def write_area_result(
     """Replace the (as_of, area) run's outputs and refresh the lifecycle it touches.
 
     The caller owns the transaction: everything of one run commits together or not at all.
+    Runs of one area wait for each other (a transaction-scoped lock per area), so two days
+    written at once each compute a finding's history seeing the other's rows.
     """
+    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_AREA_LOCK, area))
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
     run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
     conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
