@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections import Counter
 
 import polars as pl
 import pytest
@@ -108,7 +109,7 @@ def test_reruns_never_duplicate(conn, senders, slack, mail):
     assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
 
 
-def test_outage_rate_limit_and_timeout_delay_but_never_lose(conn, senders, slack, mail):
+def test_outage_and_rate_limit_delay_but_never_lose(conn, senders, slack, mail):
     evaluate(conn, MON, "ownership", no_owner("N1"))
     slack.plan.extend([("status", 500), ("rate_limit", 600)])
     first = dispatch(conn, RULES, senders, now=end_of(MON))
@@ -117,13 +118,40 @@ def test_outage_rate_limit_and_timeout_delay_but_never_lose(conn, senders, slack
         "select recipient, next_attempt_at - %s from hypercare.alert_outbox where status = 'failed'", (end_of(MON),)
     ).fetchall()
     assert max(delay for _, delay in retry_at) >= dt.timedelta(seconds=600)  # Retry-After honoured
-    slack.plan.append(("hang", 3))  # longer than the client's 2 s timeout
-    second = dispatch(conn, RULES, senders, now=end_of(MON, 0.05))
-    assert second.failures and slack.webhook_posts == []
     dispatch(conn, RULES, senders, now=end_of(MON, 1))
     assert sorted(p["channel"] for p in slack.webhook_posts) == ["#onboarding-leads", "#revops-alerts"]
     dispatch(conn, RULES, senders, now=end_of(MON, 2))
     assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
+
+
+def test_a_webhook_timeout_resends_at_most_that_one_message_after_the_lease(conn, slack, mail):
+    webhook = SlackWebhookSender(WebhookClient(f"{slack.base}/webhook", timeout=0.5))
+    senders = {"slack": webhook, "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")}
+    evaluate(conn, MON, "ownership", no_owner("N1", "N2"))
+    slack.plan.append(("hang", 1))  # delivered, but the answer comes after the client's timeout
+    first = dispatch(conn, RULES, senders, now=end_of(MON))
+    assert first.unconfirmed == 2 and len(slack.webhook_posts) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 0.05))  # within the lease: the claim holds
+    assert len(slack.webhook_posts) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))  # a webhook cannot be asked: sent again
+    dispatch(conn, RULES, senders, now=end_of(MON, 2))
+    received = Counter(slack.notice_ids())
+    assert len(received) == 4 and sorted(received.values()) == [1, 1, 2, 2]  # one message's notices, twice
+    assert conn.execute("select count(*) from hypercare.alert_outbox where status <> 'sent'").fetchone() == (0,)
+
+
+def test_a_web_api_timeout_is_confirmed_from_the_channel_not_resent(conn, slack, mail):
+    api = SlackApiSender(WebClient(token="xoxb-test-token", base_url=f"{slack.base}/api/", timeout=0.5))
+    senders = {"slack": api, "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")}
+    evaluate(conn, MON, "ownership", no_owner("N1", "N2"))
+    slack.plan.extend([("hang", 1), ("drop",)])
+    first = dispatch(conn, RULES, senders, now=end_of(MON))
+    assert first.unconfirmed == 4 and len(slack.api_messages) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))
+    dispatch(conn, RULES, senders, now=end_of(MON, 2))
+    assert Counter(slack.notice_ids()) == Counter({nid: 1 for nid in set(slack.notice_ids())})
+    assert len(slack.api_messages) == 2 and slack.history_calls >= 2
+    assert conn.execute("select count(*) from hypercare.alert_outbox where status <> 'sent'").fetchone() == (0,)
 
 
 class CrashAfterSend:
