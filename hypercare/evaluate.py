@@ -11,7 +11,7 @@ import psycopg
 from hypercare.areas import AREAS
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import Snapshot
-from hypercare.store import append_audit, register_ruleset, write_area_result
+from hypercare.store import append_audit, record_checkpoint, register_ruleset, write_area_result
 
 log = logging.getLogger(__name__)
 
@@ -88,4 +88,9 @@ def evaluate_day(
         )
         log.info(summary.line())
         summaries.append(summary)
+    with conn.transaction():
+        head = record_checkpoint(conn, f"evaluate {as_of}")
+    log.info("%s (after evaluating %s)", head.line(), as_of)
+    if not head.consistent:
+        log.error("audit log no longer holds the previous checkpoint's head; run `hypercare audit verify`")
     return summaries
