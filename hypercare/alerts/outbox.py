@@ -140,6 +140,7 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
     cursor = conn.execute(queries["open_alerts"])
     columns = [c.name for c in cursor.description]
     escalated: set[tuple] = set()
+    business_days_since: dict[dt.datetime, float] = {}
     for record in (dict(zip(columns, row, strict=True)) for row in cursor):
         base = {
             "finding_id": str(record["finding_id"]),
@@ -151,7 +152,10 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
             "payload": record["payload"],
             "next_attempt_at": None,
         }
-        if cal.business_days_between(record["last_sent_at"], now) * 24 >= repeat_hours:
+        last_sent = record["last_sent_at"]
+        if last_sent not in business_days_since:  # one calendar walk per dispatch time, not per row
+            business_days_since[last_sent] = cal.business_days_between(last_sent, now)
+        if business_days_since[last_sent] * 24 >= repeat_hours:
             rows.append(
                 base
                 | {
