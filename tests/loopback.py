@@ -32,6 +32,7 @@ class SlackStandIn:
         self.webhook_posts: list[dict] = []
         self.api_messages: list[dict] = []
         self.history_calls = 0
+        self.ambiguous_notices = 0  # notices in messages delivered without a clear answer
         self.lock = threading.Lock()
         standin = self
 
@@ -48,7 +49,7 @@ class SlackStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _scripted(self, deliver) -> bool:
+            def _scripted(self, deliver, body: dict) -> bool:
                 with standin.lock:
                     step = standin.plan.popleft() if standin.plan else ("ok",)
                 if step[0] == "status":
@@ -57,11 +58,13 @@ class SlackStandIn:
                     self._reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(step[1])})
                 elif step[0] == "hang":
                     answer = deliver()
+                    standin._ambiguous(body)
                     time.sleep(step[1])
                     with contextlib.suppress(OSError):  # the client gave up waiting
                         self._reply(200, answer)
                 elif step[0] == "drop":
                     deliver()
+                    standin._ambiguous(body)
                     self.close_connection = True
                 else:
                     return False
@@ -97,7 +100,7 @@ class SlackStandIn:
                 else:
                     self._reply(404, {"ok": False, "error": "unknown_method"})
                     return
-                if not self._scripted(deliver):
+                if not self._scripted(deliver, body):
                     self._reply(200, deliver())
 
             def _history(self, query: dict):
@@ -138,12 +141,19 @@ class SlackStandIn:
             if block.get("type") == "section" and ":" not in block.get("block_id", ":")
         ]
 
+    def _ambiguous(self, body: dict) -> None:
+        with self.lock:
+            self.ambiguous_notices += sum(
+                1 for b in _blocks(body) if b.get("type") == "section" and ":" not in b["block_id"]
+            )
+
     def reset(self) -> None:
         with self.lock:
             self.plan.clear()
             self.webhook_posts.clear()
             self.api_messages.clear()
             self.history_calls = 0
+            self.ambiguous_notices = 0
 
     def __enter__(self):
         self.thread.start()
@@ -177,6 +187,7 @@ class MailSink:
         self.messages = []
         self.envelopes = []
         self.plan: deque[tuple] = deque()
+        self.ambiguous_notices = 0
         sink = self
 
         class Handler:
@@ -187,6 +198,7 @@ class MailSink:
                 sink.envelopes.append(envelope)
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
                 if step[0] == "hang":
+                    sink.ambiguous_notices += len(str(sink.messages[-1].get(NOTICE_HEADER, "")).split())
                     await asyncio.sleep(step[1])
                 return "250 OK"
 
@@ -205,6 +217,7 @@ class MailSink:
         self.plan.clear()
         self.messages.clear()
         self.envelopes.clear()
+        self.ambiguous_notices = 0
 
     def __exit__(self, *exc):
         self.controller.stop()
