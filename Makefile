@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock airflow clean
+.PHONY: install demo test test-long lint bench alert-faults lock airflow clean
 
 install: $(STAMP)
 
@@ -24,11 +24,19 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# The property tests with a longer search budget (CI runs the bounded default profile).
+test-long: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_alert_property.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+
+# Sent, received, duplicate and lost alert notices under channel faults and dispatcher kills.
+alert-faults: $(STAMP)
+	$(BIN)/python scripts/alert_faults.py
 
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 -o requirements.lock

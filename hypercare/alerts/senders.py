@@ -142,8 +142,9 @@ class SlackApiSender:
         return f"slack:{response.get('channel')}:{response.get('ts')}"
 
     def delivered(self, target: str, fingerprint: str, since: dt.datetime | None = None) -> bool | None:
-        """Looks for the fingerprint in the channel's message metadata since `since` (minus a margin)."""
-        oldest = f"{(since - dt.timedelta(minutes=5)).timestamp():.6f}" if since else None
+        """Looks for the fingerprint in the channel's message metadata since the claim (an hour's margin
+        covers clock skew and a slow send)."""
+        oldest = f"{(since - dt.timedelta(hours=1)).timestamp():.6f}" if since else None
         cursor = None
         for _ in range(self.HISTORY_PAGES):
             try:
