@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-from hypercare import db
+from hypercare import cli, db
 from hypercare.alerts.actions import acknowledge
 from hypercare.alerts.dispatch import dispatch
 from hypercare.alerts.senders import CaptureSender
 from hypercare.evaluate import evaluate_day
 from hypercare.loader import load_snapshot
-from hypercare.roles import configured_roles, setup_roles
+from hypercare.roles import Roles, configured_roles, setup_roles, url_for
 from hypercare.ruleset import load_ruleset
 from hypercare.scorecard.build import compile_and_archive
 from hypercare.store import append_audit, verify_audit
@@ -147,3 +149,28 @@ def test_the_reader_sees_the_documented_views_only(role_urls):
             "select hypercare.create_landing_partition('deals', '2026-11-02')",
         ):
             assert refused(reader, statement), statement
+
+
+def test_the_compose_flow_owner_migrates_and_grants_a_database_it_owns(pg_admin_url):
+    """docker-init creates the roles and a database owned by the owner; `db roles` then runs as the owner."""
+    roles = Roles.from_prefix(f"hc_{uuid.uuid4().hex[:8]}")
+    database = f"hypercare_compose_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        for _, name in roles.items():
+            admin.execute(f"create role \"{name}\" login password 'pw'")
+        admin.execute(f'create database "{database}" owner "{roles.owner}"')
+    base = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{database}"))
+    try:
+        owner_url = url_for(base, roles.owner, "pw")
+        args = ["--db", owner_url, "db", "roles", "--owner", roles.owner, "--writer", roles.writer]
+        assert cli.main([*args, "--reader", roles.reader]) == 0
+        with db.connect(url_for(base, roles.writer, "pw")) as writer:
+            assert db.migrate(writer) == []
+            with writer.transaction():
+                append_audit(writer, "writer", "acknowledge", "finding:1", {})
+            assert refused(writer, "delete from hypercare.audit_log")
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{database}" with (force)')
+            for _, name in reversed(roles.items()):
+                admin.execute(f'drop role if exists "{name}"')
