@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-long lint bench alert-faults lock airflow clean
+.PHONY: install demo test fuzz lint bench alert-faults lock airflow clean
 
 install: $(STAMP)
 
@@ -24,9 +24,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# The property tests with a longer search budget (CI runs the bounded default profile).
-test-long: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_alert_property.py
+# The property-based tests with a long budget; prints how many inputs were tried.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py tests/test_alert_property.py --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

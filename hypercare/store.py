@@ -34,6 +34,12 @@ def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "h
     return bool(inserted)
 
 
+def lock_area(conn: psycopg.Connection, area: str) -> None:
+    """Serialise writes of one area until the transaction ends: each recomputes lifecycles
+    and the alert queue from all of the area's days."""
+    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_AREA_LOCK, area))
+
+
 def write_area_result(
     conn: psycopg.Connection,
     as_of: dt.date,
@@ -46,8 +52,7 @@ def write_area_result(
 
     The caller owns the transaction: everything of one run commits together or not at all.
     """
-    # Runs of one area serialise: each recomputes lifecycles and the alert queue from all days.
-    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_AREA_LOCK, area))
+    lock_area(conn, area)
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
     run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
     conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")

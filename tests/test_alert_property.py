@@ -7,7 +7,7 @@ timeout, a dropped connection, a crash between send and record).
 
 A small world (four onboardings, one alert-marked rule, five days) against the real
 store and loopback Slack and SMTP servers. The budget is bounded for CI; set
-HYPOTHESIS_PROFILE=long (or `make test-long`) for a longer search.
+HYPOTHESIS_PROFILE=long (`make fuzz`) for a longer search.
 """
 
 from __future__ import annotations
@@ -32,21 +32,16 @@ from hypercare.alerts.senders import SlackApiSender, SlackWebhookSender, SmtpSen
 from tests.loopback import MailSink, SlackStandIn
 from tests.test_alerts import RULES, end_of, evaluate, no_owner
 
-settings.register_profile(
-    "ci",
-    max_examples=25,
-    stateful_step_count=10,
+BUDGETS = {
+    "ci": {"max_examples": 25, "stateful_step_count": 10},
+    "long": {"max_examples": 300, "stateful_step_count": 30},
+}
+PROFILE = settings(
+    **BUDGETS.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), BUDGETS["ci"]),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-settings.register_profile(
-    "long",
-    max_examples=300,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 SUBJECTS = ("N1", "N2", "N3", "N4")
 DAYS = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(5)]

@@ -11,6 +11,7 @@ def test_migrate_is_idempotent_and_versioned(conn):
         "0002_landing",
         "0003_alerts",
         "0004_scorecards",
+        "0005_no_data_no_verdict",
         "0006_roles_and_audit_anchor",
     ]
 

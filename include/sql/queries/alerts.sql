@@ -3,6 +3,12 @@
 -- name: latest_run
 select max(as_of) from hypercare.evaluation_runs where area = %(area)s;
 
+-- name: drop_unsent_of_run
+-- A run withdrawn (its day gave no verdict): the notices it queued and that never went
+-- out are dropped; the queue is then rebuilt for the area's newest remaining day.
+delete from hypercare.alert_outbox
+where as_of = %(as_of)s and area = %(area)s and status in ('pending', 'failed');
+
 -- name: firing_candidates
 -- Alert-marked findings open on the area's newest day (%(as_of)s) whose current episode
 -- has no live firing notification yet, with the customer facts a message needs, read
