@@ -196,7 +196,7 @@ where notification_id = any(%(ids)s::uuid[]);
 -- name: defer
 -- Messages not attempted because an earlier one to the same recipient failed.
 update hypercare.alert_outbox set status = 'pending', next_attempt_at = %(retry_at)s, claimed_by = null,
-       claimed_at = null
+       claimed_at = null, last_error = 'waiting: an earlier message to this recipient failed'
 where notification_id = any(%(ids)s::uuid[]);
 
 -- name: set_group
