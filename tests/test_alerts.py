@@ -15,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 
 from hypercare.alerts.actions import acknowledge, silence
 from hypercare.alerts.dispatch import dispatch
+from hypercare.alerts.messages import Notice, render_messages
 from hypercare.alerts.senders import SlackApiSender, SlackWebhookSender, SmtpSender
 from hypercare.findings import AreaResult, findings_from
 from hypercare.ruleset import load_ruleset
@@ -390,3 +391,28 @@ def test_tokens_and_webhook_urls_never_reach_a_log(conn, slack, mail, caplog):
         assert secret not in logged
     errors = " ".join(e or "" for (e,) in conn.execute("select last_error from hypercare.alert_outbox"))
     assert token not in errors and "T000-B000-XXXXXXXX" not in errors
+
+
+def test_account_names_are_masked_and_escaped_in_every_rendering():
+    payload = {
+        "rule_id": "ownership.no_owner",
+        "severity": "high",
+        "account_name": "<!here> Acme (billing: ap@acme.example, +44 20 7946 0958) & Co",
+        "segment": "smb",
+        "arr_band": "<25k",
+        "since": None,
+        "as_of": "2026-11-02",
+        "reason_code": "no_owner",
+        "subject_key": "ONB-0000001",
+        "evidence": {},
+        "owner_roles": ["revops"],
+        "next_action": "Assign an owner.",
+        "run_link": "http://localhost:8080/dags/hypercare_ownership",
+    }
+    notice = Notice("00000000-0000-0000-0000-000000000001", "firing", payload)
+    (slack_message,) = render_messages("slack", [notice], end_of(MON))
+    (email,) = render_messages("email", [notice], end_of(MON))
+    rendered = json.dumps([slack_message.text, slack_message.blocks]) + email.html + email.text
+    assert "ap@acme.example" not in rendered and "7946" not in rendered
+    assert "<!here>" not in json.dumps([slack_message.text, slack_message.blocks]) and "<!here>" not in email.html
+    assert "&lt;!here&gt; Acme" in slack_message.text and "&amp; Co" in slack_message.blocks[1]["text"]["text"]
