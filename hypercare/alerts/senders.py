@@ -56,10 +56,17 @@ def _ambiguous(exc: BaseException) -> bool:
     )
 
 
-def _quiet_client(client, logger_attribute: str):
-    """No automatic resend of a post (the dispatcher decides), and a log that never shows secrets."""
+def _quiet_client(client, logger_attribute: str, logger_name: str):
+    """No automatic resend of a post (the dispatcher decides), and a log that never shows secrets.
+
+    A client built by an Airflow hook logs through Airflow's own logger; it is replaced by
+    the SDK's standard one with the secret filter, which still reaches the task log."""
     client.retry_handlers = []
-    guard_logger(getattr(client, logger_attribute))
+    logger = getattr(client, logger_attribute, None)
+    if not isinstance(logger, logging.Logger):
+        logger = logging.getLogger(logger_name)
+        setattr(client, logger_attribute, logger)
+    guard_logger(logger)
     return client
 
 
@@ -81,7 +88,7 @@ class SlackWebhookSender:
 
     def __init__(self, client):
         register_secret(client.url)
-        self.client = _quiet_client(client, "logger")
+        self.client = _quiet_client(client, "logger", "slack_sdk.webhook.client")
 
     def send(self, target: str, message: Message, fingerprint: str) -> str:
         body = {
@@ -119,7 +126,7 @@ class SlackApiSender:
 
     def __init__(self, client):
         register_secret(client.token)
-        self.client = _quiet_client(client, "_logger")
+        self.client = _quiet_client(client, "_logger", "slack_sdk.web.base_client")
 
     def send(self, target: str, message: Message, fingerprint: str) -> str:
         from slack_sdk.errors import SlackApiError
