@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint bench lock airflow clean
+.PHONY: install demo test fuzz lint bench alert-faults lock airflow clean
 
 install: $(STAMP)
 
@@ -26,13 +26,17 @@ test: $(STAMP)
 
 # The property-based tests with a long budget; prints how many inputs were tried.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py tests/test_alert_property.py --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+
+# Sent, received, duplicate and lost alert notices under channel faults and dispatcher kills.
+alert-faults: $(STAMP)
+	$(BIN)/python scripts/alert_faults.py
 
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 -o requirements.lock

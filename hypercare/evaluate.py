@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import psycopg
 
+from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
-from hypercare.store import append_audit, register_ruleset, write_area_result
+from hypercare.store import append_audit, lock_area, record_checkpoint, register_ruleset, write_area_result
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,8 @@ def withhold_verdict(
     """Record that `area` gives no verdict on `as_of`, withdrawing any run it had that day.
 
     The caller owns the transaction. Findings the withdrawn run had are recomputed from
-    the other days, so they neither resolve nor open because of this day, and its unsent
-    notifications are dropped.
+    the other days, so they neither resolve nor open because of this day; its unsent
+    notifications are dropped and the area's queue rebuilt for its newest remaining day.
     """
     params = {
         "as_of": as_of,
@@ -59,6 +60,7 @@ def withhold_verdict(
         "reason": str(unavailable),
     }
     block_sql, run_sql, lifecycle_sql = (named_queries(n) for n in ("block_run", "write_run", "finding_lifecycle"))
+    lock_area(conn, area)
     conn.execute(block_sql["record_block"], params)
     conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
     conn.execute("truncate affected_findings")
@@ -70,6 +72,7 @@ def withhold_verdict(
     for name in _LIFECYCLE_REFRESH:
         conn.execute(lifecycle_sql[name], params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
+    enqueue_run(conn, as_of, area, ruleset)
 
 
 def evaluate_day(
@@ -141,4 +144,9 @@ def evaluate_day(
         )
         log.info(summary.line())
         summaries.append(summary)
+    with conn.transaction():
+        head = record_checkpoint(conn, f"evaluate {as_of}")
+    log.info("%s (after evaluating %s)", head.line(), as_of)
+    if not head.consistent:
+        log.error("audit log no longer holds the previous checkpoint's head; run `hypercare audit verify`")
     return summaries
