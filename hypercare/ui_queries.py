@@ -172,7 +172,15 @@ def journey(conn: psycopg.Connection, onboarding_id: str) -> dict[str, Any]:
         acks = cur.execute(_q("acks"), {"finding_ids": ids}).fetchall()
         subjects = sorted({row["subject_key"] for row in findings if row.get("subject_key")} | {onboarding_id})
         silences = cur.execute(_q("silences"), {"now": dt.datetime.now(dt.UTC), "subject_keys": subjects}).fetchall()
-    return {"trace": trace, "findings": findings, "alerts": alerts, "acks": acks, "silences": silences}
+        newest = cur.execute(_q("newest_run")).fetchone()["max"]
+    return {
+        "trace": trace,
+        "findings": findings,
+        "alerts": alerts,
+        "acks": acks,
+        "silences": silences,
+        "newest_run": newest,
+    }
 
 
 def active_silences(conn: psycopg.Connection) -> list[dict[str, Any]]:

@@ -197,7 +197,8 @@ def journey(request: Request, user: Reader, onboarding_id: str):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no onboarding {onboarding_id}")
     segment = next((row.get("segment") for row in data["findings"] if row.get("segment")), None)
     ruleset = _ruleset()
-    stages = ui_queries.journey_stages(data["trace"], ruleset, segment)
+    as_of_end = ruleset.calendar.as_of_end(data["newest_run"]) if data["newest_run"] else None
+    stages = ui_queries.journey_stages(data["trace"], ruleset, segment, as_of_end)
     longest = max([(s.offset_business_days or 0) + (s.business_days or 0) for s in stages] + [1.0])
     return _render(request, "journey.html", user, onboarding_id=onboarding_id, stages=stages, longest=longest, **data)
 

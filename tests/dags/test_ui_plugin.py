@@ -12,32 +12,14 @@ import uuid
 import pytest
 
 from hypercare import db
-from tests.conftest import fresh_database
+from tests.dags.ui_store import DAYS, START, evaluated_store, open_finding
 
-START = dt.date(2026, 11, 2)
-DAYS = 3
 USERS = "alice:admin,victor:viewer"
 
 
 @pytest.fixture(scope="module")
 def store(pg_admin_url, tmp_path_factory):
-    """A store holding three evaluated days of 60 customers and the last day's scorecard."""
-    from hypercare.evaluate import evaluate_day
-    from hypercare.loader import load_snapshot
-    from hypercare.ruleset import load_ruleset
-    from hypercare.scorecard.build import compile_and_archive
-    from hypercare.synth import generate
-
-    ruleset = load_ruleset()
-    source = tmp_path_factory.mktemp("ui-source")
-    generate(source, start=START, days=DAYS, customers=60, seed=11, ruleset=ruleset)
-    with fresh_database(pg_admin_url) as url:
-        with db.connect(url) as conn:
-            for offset in range(DAYS):
-                day = START + dt.timedelta(days=offset)
-                load_snapshot(conn, source, day, ruleset=ruleset)
-                evaluate_day(conn, day, ruleset)
-            compile_and_archive(conn, START + dt.timedelta(days=DAYS - 1), ruleset)
+    with evaluated_store(pg_admin_url, tmp_path_factory.mktemp("ui-source")) as url:
         yield url
 
 
@@ -78,14 +60,6 @@ def admin(client) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def viewer(client) -> dict[str, str]:
     return {"Authorization": f"Bearer {_token('victor', 'viewer')}"}
-
-
-def _open_finding(url: str) -> tuple[str, str]:
-    with db.connect(url) as conn:
-        return conn.execute(
-            "select finding_id::text, onboarding_id from hypercare.findings "
-            "where status = 'open' and onboarding_id is not null order by finding_id limit 1"
-        ).fetchone()
 
 
 def test_the_plugin_loads_in_the_airflow_cli_without_import_errors(airflow_db):
@@ -143,7 +117,7 @@ def test_findings_filter_and_page_through_the_store(client, admin, store):
 
 
 def test_journey_shows_the_waterfall_trace_findings_and_alerts(client, admin, store):
-    finding_id, onboarding_id = _open_finding(store)
+    finding_id, onboarding_id = open_finding(store)
     page = client.get(f"/hypercare/journeys/{onboarding_id}", headers=admin)
     assert page.status_code == 200
     assert "Closed-won to project" in page.text and "trigger_received" in page.text
@@ -163,7 +137,7 @@ def test_scorecards_runs_and_audit_chain_pages(client, admin):
 
 
 def test_a_viewer_reads_but_cannot_act(client, viewer, store):
-    finding_id, _ = _open_finding(store)
+    finding_id, _ = open_finding(store)
     assert client.get(f"/hypercare/findings/{finding_id}", headers=viewer).status_code == 200
     refused = client.post(f"/hypercare/findings/{finding_id}/acknowledge", headers=viewer, data={"note": "x"})
     assert refused.status_code == 403
@@ -173,7 +147,7 @@ def test_a_viewer_reads_but_cannot_act(client, viewer, store):
 
 
 def test_acknowledge_is_audited_with_the_airflow_user(client, admin, store):
-    finding_id, _ = _open_finding(store)
+    finding_id, _ = open_finding(store)
     done = client.post(
         f"/hypercare/findings/{finding_id}/acknowledge", headers=admin, data={"note": "on it"}, follow_redirects=False
     )
@@ -191,7 +165,7 @@ def test_acknowledge_is_audited_with_the_airflow_user(client, admin, store):
 
 
 def test_a_cross_site_post_is_refused(client, admin, store):
-    finding_id, _ = _open_finding(store)
+    finding_id, _ = open_finding(store)
     attempt = client.post(
         f"/hypercare/findings/{finding_id}/acknowledge", headers={**admin, "Origin": "https://evil.example"}, data={}
     )
@@ -222,3 +196,42 @@ def test_silence_created_and_expired_with_audit(client, admin, store):
         assert ends_at.fetchone()[0] <= dt.datetime.now(dt.UTC)
         actions = [row[0] for row in conn.execute("select action from hypercare.audit_log where actor = 'alice'")]
     assert "silence" in actions and "expire_silence" in actions
+
+
+def test_slack_alerts_link_to_the_finding_page(client, admin, store):
+    from urllib.parse import urlsplit
+
+    from hypercare.alerts.messages import Notice, render_messages
+
+    with db.connect(store) as conn:
+        notification_id, finding_id, payload = conn.execute(
+            "select notification_id::text, finding_id::text, payload from hypercare.alert_outbox limit 1"
+        ).fetchone()
+    link = payload["finding_link"]
+    assert link.endswith(f"/hypercare/findings/{finding_id}")
+    (message,) = render_messages(
+        "slack", [Notice(notification_id, "firing", payload)], dt.datetime(2026, 11, 5, tzinfo=dt.UTC)
+    )
+    assert link in str(message.blocks)
+    page = client.get(urlsplit(link).path, headers=admin)
+    assert page.status_code == 200 and f"<h1>{payload['rule_id']} " in page.text
+
+
+def test_journey_stages_hold_each_stage_against_its_sla_in_business_days():
+    from hypercare.ruleset import load_ruleset
+    from hypercare.ui_queries import journey_stages
+
+    ruleset = load_ruleset()
+    at = ruleset.calendar.day_start
+    trace = [
+        {"event_type": "trigger_received", "event_at": at(dt.date(2026, 11, 2))},
+        {"event_type": "project_created", "event_at": at(dt.date(2026, 11, 2))},
+        {"event_type": "owner_assigned", "event_at": at(dt.date(2026, 11, 5))},
+    ]
+    stages = {stage.label: stage for stage in journey_stages(trace, ruleset, "smb", at(dt.date(2026, 11, 9)))}
+    owner = stages["Project to owner"]
+    assert (owner.business_days, owner.sla_business_days, owner.breached) == (3.0, 1.0, True)
+    scheduled = stages["Project to kickoff scheduled"]
+    assert scheduled.ended_at is None and scheduled.business_days == 5.0  # still running at the as-of end
+    assert scheduled.sla_business_days == 2.0  # the smb SLA of ownership.kickoff_not_scheduled
+    assert stages["Kickoff to first value"].business_days is None

@@ -74,8 +74,8 @@ from hypercare.finding_state s join hypercare.findings f using (finding_id)
 where s.finding_id = %(finding_id)s;
 
 -- name: journey_findings
-select s.finding_id, s.rule_id, s.severity, s.reason_code, s.owner_roles, s.first_seen_on, s.last_seen_on,
-       s.resolved_on, f.status, s.evidence
+select s.finding_id, s.rule_id, s.subject_key, s.segment, s.severity, s.reason_code, s.owner_roles, s.first_seen_on,
+       s.last_seen_on, s.resolved_on, f.status, s.evidence
 from hypercare.finding_state s join hypercare.findings f using (finding_id)
 where s.onboarding_id = %(onboarding_id)s
 order by s.first_seen_on, s.rule_id;
