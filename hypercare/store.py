@@ -47,7 +47,11 @@ def write_area_result(
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
     run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
     conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
-    conn.execute("truncate affected_findings")
+    conn.execute(
+        "create temp table if not exists derived_events (finding_id uuid, event text, event_on date, "
+        "rule_version text, primary key (finding_id, event_on, event)) on commit drop"
+    )
+    conn.execute("truncate affected_findings, derived_events")
     conn.execute(lifecycle_sql["collect_on_day"], params)
 
     _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
@@ -62,8 +66,9 @@ def write_area_result(
     conn.execute(run_sql["upsert_trace"], params)
     for name in (
         "collect_on_day",
-        "collect_active",
+        "collect_neighbours",
         "analyze_affected",
+        "derive_events",
         "delete_events",
         "insert_events",
         "delete_vanished_state",
