@@ -12,3 +12,5 @@ create index alert_outbox_sent_firing_idx on hypercare.alert_outbox (rule_id, ow
 create index alert_outbox_silenced_idx on hypercare.alert_outbox (rule_id, owner_role)
     include (finding_id, episode_on)
     where silenced;
+create index alert_outbox_sent_resolved_idx on hypercare.alert_outbox (finding_id, episode_on, owner_role)
+    where kind = 'resolved' and status = 'sent';

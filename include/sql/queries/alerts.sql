@@ -69,29 +69,26 @@ from stage_outbox
 on conflict (notification_id) do nothing;
 
 -- name: open_alerts
--- Episodes announced and still open, with what was sent, for repeats and escalations.
--- The firing payload is joined after grouping, so the sort carries keys, not payloads.
-with grouped as (
-    select x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient,
-           (array_agg(x.notification_id) filter (where x.kind = 'firing'))[1] as firing_id,
-           max(x.sent_at) filter (where x.kind in ('firing', 'repeat')) as last_sent_at,
-           min(x.sent_at) filter (where x.kind = 'firing') as first_sent_at,
+-- Episodes announced and still open, with what was sent, for repeats and escalations:
+-- one row per sent firing notice of a current, unacknowledged episode, with its repeats
+-- and escalations to the same role and recipient looked up by finding and episode.
+select f.finding_id, f.episode_on, f.rule_id, s.severity, f.owner_role, f.recipient, f.payload::text as payload,
+       greatest(f.sent_at, r.last_repeat_at) as last_sent_at, f.sent_at as first_sent_at, r.repeats, r.escalations
+from hypercare.alert_outbox f
+join hypercare.finding_state s on s.finding_id = f.finding_id and s.status in ('open', 'reopened')
+cross join lateral (
+    select max(x.sent_at) filter (where x.kind = 'repeat') as last_repeat_at,
            max(x.step) filter (where x.kind = 'repeat') as repeats,
            max(x.step) filter (where x.kind = 'escalation') as escalations
     from hypercare.alert_outbox x
-    join hypercare.finding_state s on s.finding_id = x.finding_id and s.status in ('open', 'reopened')
-    where x.kind in ('firing', 'repeat', 'escalation')
-      and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                          where e.finding_id = x.finding_id and e.event in ('opened', 'reopened'))
-      and not exists (select 1 from hypercare.alert_acks a
-                      where a.finding_id = x.finding_id and a.episode_on = x.episode_on)
-    group by x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient
-    having min(x.sent_at) filter (where x.kind = 'firing') is not null
-)
-select g.finding_id, g.episode_on, g.rule_id, g.severity, g.owner_role, g.recipient, f.payload::text as payload,
-       g.last_sent_at, g.first_sent_at, g.repeats, g.escalations
-from grouped g
-join hypercare.alert_outbox f on f.notification_id = g.firing_id;
+    where x.finding_id = f.finding_id and x.episode_on = f.episode_on and x.owner_role = f.owner_role
+      and x.recipient = f.recipient and x.kind in ('repeat', 'escalation')
+) r
+where f.kind = 'firing' and f.status = 'sent'
+  and f.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                      where e.finding_id = f.finding_id and e.event in ('opened', 'reopened'))
+  and not exists (select 1 from hypercare.alert_acks a
+                  where a.finding_id = f.finding_id and a.episode_on = f.episode_on);
 
 -- name: release_stale
 -- Claims older than the lease whose delivery could not be confirmed go back to the queue.
