@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench lock airflow clean
+.PHONY: install demo test fuzz lint bench lock airflow clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The property-based tests with a long budget; prints how many inputs were tried.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -38,14 +38,31 @@ def cmd_migrate(args) -> int:
 
 def cmd_load(args) -> int:
     from hypercare.loader import load_snapshot, snapshot_dates
+    from hypercare.ruleset import load_ruleset
 
     dates = [args.date] if args.date else snapshot_dates(args.source)
     if not dates:
         raise SystemExit(f"no snapshot folders (YYYY-MM-DD) in {args.source}")
-    with db.connect(args.db) as conn:
+    if args.accept_drop and not args.date:
+        raise SystemExit("--accept-drop applies to one snapshot: give --date too")
+    ruleset = load_ruleset(args.rules)
+    incomplete = []
+    with db.connect(args.db, autocommit=True) as conn:
         db.migrate(conn)
         for day in dates:
-            print(load_snapshot(conn, args.source, day).summary())
+            report = load_snapshot(
+                conn, args.source, day, ruleset=ruleset, accept_drops=args.accept_drop or (), actor=args.actor
+            )
+            print(report.summary(), flush=True)
+            if report.unusable:
+                incomplete.append(day)
+    if incomplete:
+        print(
+            f"incomplete snapshot(s) {', '.join(map(str, incomplete))}: the areas reading a rejected or held "
+            "entity give no verdict for that day until it is fixed and reloaded",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 
@@ -54,11 +71,16 @@ def cmd_evaluate(args) -> int:
     from hypercare.ruleset import load_ruleset
 
     ruleset = load_ruleset(args.rules)
-    with db.connect(args.db) as conn:
+    without_verdict = 0
+    with db.connect(args.db, autocommit=True) as conn:
         db.migrate(conn)
         for day in _dates(args):
             for summary in evaluate_day(conn, day, ruleset, areas=args.area, actor=args.actor):
-                print(summary.line())
+                print(summary.line(), flush=True)
+                without_verdict += summary.no_verdict is not None
+    if without_verdict:
+        print(f"{without_verdict} area run(s) gave no verdict: an input was rejected or held", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -226,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="load snapshot folders into landing")
     p.add_argument("--source", type=Path, required=True)
     p.add_argument("--date", type=_date, help="one snapshot date (default: every folder in --source)")
+    p.add_argument(
+        "--accept-drop",
+        action="append",
+        metavar="ENTITY",
+        help="accept a volume drop of ENTITY on --date as real (audited; repeatable)",
+    )
+    p.add_argument("--rules", type=Path, help="rules configuration (default include/rules.yaml)")
+    p.add_argument("--actor", default="cli", help="who runs it, for the audit log")
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("evaluate", help="evaluate monitoring areas for a date or a range")

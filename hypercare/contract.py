@@ -6,6 +6,7 @@ the loader, the landing tables and the rules all agree on names, types and keys.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -64,11 +65,35 @@ class OrderCheck:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Bounds on values the store and the people reading alerts can take (contract.yaml `limits`)."""
+
+    earliest: dt.date = dt.date(1900, 1, 1)
+    latest: dt.date = dt.date(2199, 12, 31)
+    identifier_max_length: int = 200
+    text_max_length: int = 20_000
+
+    @classmethod
+    def from_config(cls, config: dict) -> Limits:
+        unknown = set(config) - {"earliest", "latest", "identifier_max_length", "text_max_length"}
+        if unknown:
+            raise ValueError(f"contract limits: unknown setting(s) {sorted(unknown)}")
+        dates = {k: dt.date.fromisoformat(str(config[k])) for k in ("earliest", "latest") if k in config}
+        sizes = {k: int(config[k]) for k in ("identifier_max_length", "text_max_length") if k in config}
+        return cls(**dates, **sizes)
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     order: tuple[OrderCheck, ...] = field(default=())
+    limits: Limits = field(default_factory=Limits)
+
+    def is_identifier(self, column: Column) -> bool:
+        """Key columns and *_id columns: short, and free of control characters."""
+        return column.type == "str" and (column.name in self.key or column.name.endswith("_id"))
 
     @property
     def column_names(self) -> list[str]:
@@ -115,12 +140,14 @@ def _column(name: str, spec: dict) -> Column:
 
 def parse_contract(path: Path) -> Contract:
     raw = yaml.safe_load(path.read_text())
+    limits = Limits.from_config(raw.get("limits") or {})
     entities = {
         name: Entity(
             name=name,
             key=tuple(spec["key"]),
             columns=tuple(_column(col, colspec) for col, colspec in spec["columns"].items()),
             order=tuple(OrderCheck(o["column"], o["not_before"]) for o in spec.get("order", ())),
+            limits=limits,
         )
         for name, spec in raw["entities"].items()
     }
@@ -171,6 +198,15 @@ TYPE_REASONS = {
     "ts": "not a valid timestamp",
 }
 TS_WITHOUT_OFFSET_REASON = "timestamp without offset"
+NUL_REASON = "contains a NUL character"
+NOT_FINITE_REASON = "not a finite number"
+UNDERFLOW_REASON = "too small to represent (would round to 0)"
+CONTROL_REASON = "control character (newline, tab, ...) in an identifier"
+# A decimal whose mantissa has a non-zero digit; if it parses as 0 it underflowed.
+_NONZERO_MANTISSA = r"^[+-]?\d*\.?\d*[1-9]"
+_CONTROL_CHARACTERS = r"[\x00-\x1f\x7f]"
+# Quarantined values are kept short and printable: the full row is in `record`.
+QUARANTINE_VALUE_CHARS = 500
 
 
 class ContractError(ValueError):
@@ -199,11 +235,25 @@ class ValidationResult:
 
 QUARANTINE_SCHEMA = {
     "row_number": pl.Int64(),
+    "line_number": pl.Int64(),
     "column_name": pl.String(),
     "value": pl.String(),
     "reason": pl.String(),
     "record": pl.String(),
 }
+# Problems found while reading a file (too many fields, bytes that are not UTF-8), one
+# row per affected source row; such rows are quarantined with the contract's violations.
+ROW_PROBLEM_SCHEMA = {"row_number": pl.Int64(), "column_name": pl.String(), "value": pl.String(), "reason": pl.String()}
+
+
+def printable(value: pl.Expr, limit: int = QUARANTINE_VALUE_CHARS) -> pl.Expr:
+    """A source value safe to store and show: NUL spelled out, and cut to `limit` characters."""
+    visible = value.str.replace_all("\x00", "\\0", literal=True)
+    return (
+        pl.when(visible.str.len_chars() > limit)
+        .then(visible.str.slice(0, limit) + pl.lit(" … (") + visible.str.len_chars().cast(pl.String) + " characters)")
+        .otherwise(visible)
+    )
 
 
 def polars_schema(entity: Entity) -> dict[str, pl.DataType]:
@@ -275,8 +325,36 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
+def _limit_checks(entity: Entity, column: Column) -> list[pa.Check]:
+    """Checks for values PostgreSQL or a message reader could not take; see contract.yaml `limits`."""
+    limits, type_ = entity.limits, column.type
+    checks = [_frame_check(lambda v: ~v.str.contains("\x00", literal=True), NUL_REASON)]
+    if type_ in ("date", "ts"):
+        low, high = limits.earliest, limits.latest + dt.timedelta(days=1)
+        if type_ == "ts":
+            low, high = (dt.datetime.combine(day, dt.time(), dt.UTC) for day in (low, high))
+
+        def in_range(v: pl.Expr) -> pl.Expr:
+            return (parse_value(type_, v) >= low) & (parse_value(type_, v) < high)
+
+        checks.append(_frame_check(in_range, f"outside the supported range {limits.earliest}..{limits.latest}"))
+    elif type_ == "decimal":
+        checks.append(_frame_check(lambda v: parse_value(type_, v).is_finite(), NOT_FINITE_REASON))
+        checks.append(
+            _frame_check(lambda v: (parse_value(type_, v) != 0) | ~v.str.contains(_NONZERO_MANTISSA), UNDERFLOW_REASON)
+        )
+    elif entity.is_identifier(column):
+        longest = limits.identifier_max_length
+        checks.append(_frame_check(lambda v: v.str.len_chars() <= longest, f"identifier longer than {longest}"))
+        checks.append(_frame_check(lambda v: ~v.str.contains(_CONTROL_CHARACTERS), CONTROL_REASON))
+    elif type_ in ("str", "list"):
+        longest = limits.text_max_length
+        checks.append(_frame_check(lambda v: v.str.len_chars() <= longest, f"text longer than {longest}"))
+    return checks
+
+
 def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
-    checks = _type_checks(column)
+    checks = _type_checks(column) + _limit_checks(entity, column)
     type_ = column.type
     if column.min is not None:
         low = column.min
@@ -388,12 +466,21 @@ def _failure_rows(entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, s
     )
 
 
-def validate(entity: Entity, raw: pl.DataFrame, source_file: str) -> ValidationResult:
+def validate(
+    entity: Entity,
+    raw: pl.DataFrame,
+    source_file: str,
+    *,
+    line_numbers: pl.Series | None = None,
+    row_problems: pl.DataFrame | None = None,
+) -> ValidationResult:
     """Check one source file of `entity` against its pandera schema, row by row.
 
     Rows that fail any check go to quarantine (one row per failed check) and are kept
-    out of `good`; the rest come back typed. Only a file that cannot be checked row by
-    row at all (a required column missing) raises `ContractError`.
+    out of `good`; the rest come back typed. `row_problems` are rows the reader already
+    found broken; `line_numbers` gives each row's line in the file (CSV). Only a file
+    that cannot be checked row by row at all (a required column missing) raises
+    `ContractError`.
     """
     missing_required = [name for name in entity.required_columns if name not in raw.columns]
     if missing_required:
@@ -409,23 +496,33 @@ def validate(entity: Entity, raw: pl.DataFrame, source_file: str) -> ValidationR
     try:
         with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
             pandera_schema(entity).validate(frame, lazy=True)
-        failures = pl.DataFrame(schema=QUARANTINE_SCHEMA).drop("record")
+        failures = pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
     except pa.errors.SchemaErrors as exc:
         failures = _failure_rows(entity, frame, exc.failure_cases, source_file)
 
+    if row_problems is not None and row_problems.height:
+        failures = pl.concat([row_problems.cast(ROW_PROBLEM_SCHEMA), failures.cast(ROW_PROBLEM_SCHEMA)])
     bad_rows = failures["row_number"].unique().implode()
-    records = source.filter(pl.col("_source_row").is_in(bad_rows)).select(
-        pl.col("_source_row").alias("row_number"),
-        pl.struct(raw.columns).struct.json_encode().alias("record"),
+    lines = pl.lit(None, pl.Int64) if line_numbers is None else pl.Series(line_numbers, dtype=pl.Int64)
+    records = (
+        source.with_columns(lines.alias("line_number"))
+        .filter(pl.col("_source_row").is_in(bad_rows))
+        .select(
+            pl.col("_source_row").alias("row_number"),
+            "line_number",
+            pl.struct(printable(pl.col(c)) for c in raw.columns).struct.json_encode().alias("record"),
+        )
     )
     position = {name: i for i, name in enumerate(contract_columns)}
     quarantine = (
-        failures.join(records, on="row_number", how="left")
+        failures.with_columns(printable(pl.col("value")))
+        .join(records, on="row_number", how="left")
         .sort(
             "row_number",
             pl.col("column_name").replace_strict(position, default=-1, return_dtype=pl.Int64),
             maintain_order=True,
         )
+        .select(list(QUARANTINE_SCHEMA))
         .cast(QUARANTINE_SCHEMA)
     )
 

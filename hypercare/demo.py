@@ -70,7 +70,7 @@ def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed
         db.migrate(conn)
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
-            load = load_snapshot(conn, source, day)
+            load = load_snapshot(conn, source, day, ruleset=ruleset)
             runs = evaluate_day(conn, day, ruleset, actor="demo")
             print(
                 f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows ({load.rows_quarantined} quarantined); "

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 import psycopg
 
 from hypercare.areas import AREAS
+from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
-from hypercare.snapshot import Snapshot
+from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
 from hypercare.store import append_audit, register_ruleset, write_area_result
 
 log = logging.getLogger(__name__)
+
+_LIFECYCLE_REFRESH = ("analyze_affected", "delete_events", "insert_events", "delete_vanished_state", "upsert_state")
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,48 @@ class RunSummary:
     alerts: int
     metrics: int
     replaced_version: str | None
+    no_verdict: str | None = None
 
     def line(self) -> str:
-        return (
-            f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
-            f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
-        )
+        head = f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
+        if self.no_verdict:
+            return head + f"NO VERDICT, input unusable ({self.no_verdict})"
+        return head + f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
 
 
 def snapshot_loaded(conn: psycopg.Connection, as_of: dt.date) -> bool:
     row = conn.execute("select 1 from hypercare.load_runs where snapshot_date = %s limit 1", (as_of,)).fetchone()
     return row is not None
+
+
+def withhold_verdict(
+    conn: psycopg.Connection, as_of: dt.date, area: str, ruleset: RuleSet, unavailable: InputUnavailable
+) -> None:
+    """Record that `area` gives no verdict on `as_of`, withdrawing any run it had that day.
+
+    The caller owns the transaction. Findings the withdrawn run had are recomputed from
+    the other days, so they neither resolve nor open because of this day, and its unsent
+    notifications are dropped.
+    """
+    params = {
+        "as_of": as_of,
+        "area": area,
+        "rule_version": ruleset.version,
+        "entities": sorted(unavailable.inputs),
+        "reason": str(unavailable),
+    }
+    block_sql, run_sql, lifecycle_sql = (named_queries(n) for n in ("block_run", "write_run", "finding_lifecycle"))
+    conn.execute(block_sql["record_block"], params)
+    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
+    conn.execute("truncate affected_findings")
+    conn.execute(lifecycle_sql["collect_on_day"], params)
+    conn.execute(lifecycle_sql["collect_active"], params)
+    conn.execute(run_sql["delete_occurrences"], params)
+    conn.execute(run_sql["delete_metrics"], params)
+    conn.execute(block_sql["delete_run"], params)
+    for name in _LIFECYCLE_REFRESH:
+        conn.execute(lifecycle_sql[name], params)
+    conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
 
 
 def evaluate_day(
@@ -48,20 +82,37 @@ def evaluate_day(
 ) -> list[RunSummary]:
     """Evaluate `areas` (default all) on snapshot `as_of`; each area commits on its own.
 
+    Each area's write is its own transaction (on an autocommit connection, as the CLI and
+    the DAGs open them, it commits there; inside a caller's transaction it is a savepoint).
     Re-running a day replaces exactly that day's outputs (and its unsent notifications);
-    re-running it under another rule set is recorded in the audit log as a backfill.
+    re-running it under another rule set is recorded in the audit log as a backfill. An
+    area that reads an entity rejected or held that day, or a cross-cutting area after an
+    area without verdict, gives no verdict: it is recorded in hypercare.evaluation_blocks
+    and writes no findings, so nothing resolves and nobody is paged because of it.
     """
     unknown = set(areas or ()) - set(AREAS)
     if unknown:
         raise ValueError(f"unknown area(s) {sorted(unknown)}; known: {sorted(AREAS)}")
-    if not snapshot_loaded(conn, as_of):
-        raise LookupError(f"snapshot {as_of} is not loaded; run `hypercare load` for it first")
     with conn.transaction():
+        if not snapshot_loaded(conn, as_of):
+            raise LookupError(f"snapshot {as_of} is not loaded; run `hypercare load` for it first")
         register_ruleset(conn, ruleset, actor)
-    snapshot = Snapshot.from_db(conn, as_of)
+        snapshot = Snapshot.from_db(conn, as_of)
+        blocked = dict(blocked_areas(conn, as_of))
+    order = list(AREAS)
     summaries = []
-    for area in areas or list(AREAS):
-        result = AREAS[area](snapshot, as_of, ruleset)
+    for area in sorted(areas or order, key=order.index):
+        snapshot.store_unavailable = {a: r for a, r in blocked.items() if order.index(a) < order.index(area)}
+        try:
+            result = AREAS[area](snapshot, as_of, ruleset)
+        except InputUnavailable as unavailable:
+            with conn.transaction():
+                withhold_verdict(conn, as_of, area, ruleset, unavailable)
+            blocked[area] = str(unavailable)
+            summary = RunSummary(as_of, area, ruleset.version, 0, 0, 0, None, no_verdict=str(unavailable))
+            log.warning(summary.line())
+            summaries.append(summary)
+            continue
         with conn.transaction():
             previous = conn.execute(
                 "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
@@ -77,6 +128,8 @@ def evaluate_day(
                     {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
                 )
             write_area_result(conn, as_of, area, ruleset, result, run_url)
+            conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
+        blocked.pop(area, None)
         summary = RunSummary(
             as_of=as_of,
             area=area,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -27,9 +27,18 @@ from hypercare.contract import (
     validate,
 )
 from hypercare.db import copy_frame
+from hypercare.exports import MANIFEST_NAME
+from hypercare.ruleset import RuleSet, load_ruleset
+from hypercare.sources import SOURCE_FORMATS, SourceFile, read_source_file, scan_folder
+from hypercare.store import append_audit
 
-SOURCE_FORMATS = ("csv", "parquet")
+# load_runs statuses whose entity gives no verdict that day (see contract.file_rejected).
+UNUSABLE_STATUSES = ("rejected", "held")
 _LOAD_LOCK = 727_002
+
+
+class IncompleteSnapshot(RuntimeError):
+    """A snapshot was landed, but at least one entity file was rejected or held."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class EntityLoad:
 class LoadReport:
     snapshot_date: dt.date
     entities: tuple[EntityLoad, ...]
+    warnings: tuple[str, ...] = ()
 
     def __getitem__(self, entity: str) -> EntityLoad:
         for load in self.entities:
@@ -67,11 +77,26 @@ class LoadReport:
     def rows_quarantined(self) -> int:
         return sum(e.rows_quarantined for e in self.entities)
 
+    @property
+    def unusable(self) -> tuple[EntityLoad, ...]:
+        """Entities no area may judge this day: the file was rejected, or its volume is held."""
+        return tuple(e for e in self.entities if e.status in UNUSABLE_STATUSES)
+
+    def raise_if_incomplete(self) -> None:
+        """Fail loudly (after the good files were landed) when an entity is unusable."""
+        if self.unusable:
+            problems = "; ".join(f"{e.entity} {e.status}: {e.message}" for e in self.unusable)
+            raise IncompleteSnapshot(
+                f"snapshot {self.snapshot_date} is incomplete, the areas reading these entities are not "
+                f"evaluated until it is fixed: {problems}"
+            )
+
     def summary(self) -> str:
-        by_status = {s: sum(e.status == s for e in self.entities) for s in ("loaded", "rejected", "absent")}
+        by_status = {s: sum(e.status == s for e in self.entities) for s in ("loaded", "rejected", "held", "absent")}
         lines = [
             f"snapshot {self.snapshot_date}: {by_status['loaded']} loaded, {by_status['rejected']} rejected, "
-            f"{by_status['absent']} absent; {self.rows_loaded} rows loaded, "
+            + (f"{by_status['held']} held, " if by_status["held"] else "")
+            + f"{by_status['absent']} absent; {self.rows_loaded} rows loaded, "
             f"{self.rows_quarantined} rows quarantined"
         ]
         width = max(len(e.entity) for e in self.entities)
@@ -84,6 +109,7 @@ class LoadReport:
             if e.message and e.status != "loaded":
                 line += f"  {e.message}"
             lines.append(line.rstrip())
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
 
 
@@ -105,37 +131,22 @@ def snapshot_dates(source_dir: Path) -> list[dt.date]:
     return sorted(dates)
 
 
-def _source_file(folder: Path, entity: Entity) -> Path | None:
-    found = [folder / f"{entity.name}.{ext}" for ext in SOURCE_FORMATS if (folder / f"{entity.name}.{ext}").is_file()]
-    if len(found) > 1:
-        raise ContractError(f"{folder.name}: both {found[0].name} and {found[1].name} present; keep one per entity")
-    return found[0] if found else None
-
-
-def read_source_file(path: Path, name: str) -> pl.DataFrame:
-    """The file's rows with nothing inferred: CSV cells as strings, Parquet columns as stored."""
-    try:
-        if path.suffix == ".parquet":
-            return pl.read_parquet(path)
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        kind = path.suffix.lstrip(".").upper()
-        raise ContractError(f"{name}: cannot be read as {kind}: {exc}") from exc
-
-
-def _check_entity(folder: Path, entity: Entity) -> tuple[EntityLoad, ValidationResult | None]:
-    try:
-        path = _source_file(folder, entity)
-    except ContractError as exc:
-        return EntityLoad(entity.name, None, "rejected", message=str(exc)), None
-    if path is None:
+def _check_entity(entity: Entity, source: SourceFile) -> tuple[EntityLoad, ValidationResult | None]:
+    if source.problem:
+        return EntityLoad(entity.name, source.name, "rejected", message=source.problem), None
+    if source.path is None:
         return EntityLoad(entity.name, None, "absent"), None
-    name = f"{folder.name}/{path.name}"
+    name = source.name
     rows_read = 0
     try:
-        raw = read_source_file(path, name)
-        rows_read = raw.height
-        result = validate(entity, raw, name)
+        rows = read_source_file(source.path, name)
+        rows_read = rows.frame.height
+        if source.manifest_rows is not None and rows_read != source.manifest_rows:
+            raise ContractError(
+                f"{name}: {rows_read} data rows, {MANIFEST_NAME} says {source.manifest_rows}"
+                " (truncated, or still being written?)"
+            )
+        result = validate(entity, rows.frame, name, line_numbers=rows.line_numbers, row_problems=rows.row_problems)
     except ContractError as exc:
         return EntityLoad(entity.name, name, "rejected", rows_read=rows_read, message=str(exc)), None
     message = None
@@ -153,30 +164,90 @@ def _check_entity(folder: Path, entity: Entity) -> tuple[EntityLoad, ValidationR
     return load, result
 
 
+def _baselines(conn: psycopg.Connection, snapshot_date: dt.date) -> dict[str, tuple[dt.date, int]]:
+    """Per entity, the latest earlier day it loaded in full, and its row count then."""
+    rows = conn.execute(
+        "select distinct on (entity) entity, snapshot_date, rows_read from hypercare.load_runs "
+        "where snapshot_date < %s and status in ('loaded', 'absent') order by entity, snapshot_date desc",
+        (snapshot_date,),
+    ).fetchall()
+    return {entity: (day, count) for entity, day, count in rows}
+
+
+def _hold_drops(
+    loads: list[EntityLoad],
+    baselines: dict[str, tuple[dt.date, int]],
+    max_drop_share: float,
+    accepted: Collection[str],
+) -> list[EntityLoad]:
+    """Loads whose row count fell by more than `max_drop_share` become `held` (unless accepted)."""
+    checked = []
+    for load in loads:
+        baseline = baselines.get(load.entity)
+        if load.status not in ("loaded", "absent") or not baseline or baseline[1] == 0:
+            checked.append(load)
+            continue
+        day, before = baseline
+        drop = (before - load.rows_read) / before
+        if drop <= max_drop_share:
+            checked.append(load)
+            continue
+        figures = f"{load.rows_read} rows against {before} on {day} (-{drop:.1%}, more than {max_drop_share:.0%})"
+        if load.entity in accepted:
+            checked.append(replace(load, message=f"volume drop accepted: {figures}"))
+        else:
+            checked.append(
+                replace(
+                    load,
+                    status="held",
+                    message=f"{figures}: held for review; if the drop is real, reload with --accept-drop {load.entity}",
+                )
+            )
+    return checked
+
+
 def _partition(entity: Entity, snapshot_date: dt.date) -> sql.Identifier:
     return sql.Identifier("hypercare", f"landing_{entity.name}_{snapshot_date:%Y%m%d}")
 
 
-def load_snapshot(conn: psycopg.Connection, source_dir: Path, snapshot_date: dt.date) -> LoadReport:
+def load_snapshot(
+    conn: psycopg.Connection,
+    source_dir: Path,
+    snapshot_date: dt.date,
+    *,
+    ruleset: RuleSet | None = None,
+    accept_drops: Collection[str] = (),
+    actor: str = "hypercare",
+) -> LoadReport:
     """Check and land every entity file of one snapshot, replacing what that date held.
 
     Files are read and checked before the transaction opens; the write is one
     transaction, so readers see either the previous or the new state of the day. (Inside
     a transaction the caller already holds, it is a savepoint the caller commits.)
+    Rejected files and held volume drops are recorded, never raised: the caller decides
+    (`LoadReport.raise_if_incomplete`), and evaluation gives no verdict on them.
     """
     folder = Path(source_dir) / snapshot_date.isoformat()
     contract = load_contract()
-    present = folder.is_dir() and any(
-        (folder / f"{entity.name}.{ext}").is_file() for entity in contract for ext in SOURCE_FORMATS
-    )
-    if not present:
+    if not folder.is_dir():
+        raise ValueError(f"snapshot folder {folder} holds no entity files: it does not exist")
+    scan = scan_folder(folder, contract)
+    if all(f.path is None and f.problem is None for f in scan.files.values()):
         expected = ", ".join(f"<entity>.{ext}" for ext in SOURCE_FORMATS)
         raise ValueError(f"snapshot folder {folder} holds no entity files ({expected})")
+    unknown = set(accept_drops) - set(scan.files)
+    if unknown:
+        raise ValueError(f"--accept-drop: unknown entit(ies) {sorted(unknown)}")
+    ruleset = ruleset or load_ruleset()
+    max_drop_share = float(ruleset.rule("contract.volume_drop").param("max_drop_share"))
 
-    checked = [(entity, *_check_entity(folder, entity)) for entity in contract]
+    checked = [(entity, *_check_entity(entity, scan.files[entity.name])) for entity in contract]
     day = sql.Literal(snapshot_date.isoformat())
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
+        loads = _hold_drops(
+            [load for _, load, _ in checked], _baselines(conn, snapshot_date), max_drop_share, accept_drops
+        )
         for entity, _, result in checked:
             partition = _partition(entity, snapshot_date)
             cur.execute(
@@ -217,10 +288,15 @@ def load_snapshot(conn: psycopg.Connection, source_dir: Path, snapshot_date: dt.
                     load.rows_quarantined,
                     load.message,
                 )
-                for _, load, _ in checked
+                for load in loads
             ],
         )
-    return LoadReport(snapshot_date, tuple(load for _, load, _ in checked))
+        for load in loads:
+            if load.entity in accept_drops and load.message and load.message.startswith("volume drop accepted"):
+                append_audit(
+                    conn, actor, "volume_drop.accepted", f"{load.entity}@{snapshot_date}", {"message": load.message}
+                )
+    return LoadReport(snapshot_date, tuple(loads), scan.warnings)
 
 
 def _select_expression(name: str, type_: str) -> sql.Composable:

@@ -54,6 +54,20 @@ class RuleConfig:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """How snapshot folders arrive: whether the source writes a manifest (see hypercare.exports)."""
+
+    require_manifest: bool = False
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> IngestSettings:
+        unknown = set(config) - {"require_manifest"}
+        if unknown:
+            raise ValueError(f"ingest: unknown setting(s) {sorted(unknown)}")
+        return cls(require_manifest=bool(config.get("require_manifest", False)))
+
+
+@dataclass(frozen=True)
 class RuleSet:
     version: str
     calendar: BusinessCalendar
@@ -64,6 +78,7 @@ class RuleSet:
     source: str
     handoff_required_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unknown_segment: str = "enterprise"
+    ingest: IngestSettings = field(default_factory=IngestSettings)
 
     def rule(self, rule_id: str) -> RuleConfig:
         try:
@@ -125,6 +140,7 @@ def parse_ruleset(source: str) -> RuleSet:
             segment: tuple(fields) for segment, fields in (content.get("handoff_required_fields") or {}).items()
         },
         unknown_segment=content.get("unknown_segment", "enterprise"),
+        ingest=IngestSettings.from_config(content.get("ingest") or {}),
     )
 
 

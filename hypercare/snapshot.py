@@ -17,6 +17,14 @@ from hypercare.ruleset import RuleSet
 Reader = Callable[[str], pl.DataFrame]
 
 
+class InputUnavailable(LookupError):
+    """An area asked for an input that was not read completely that day: no data, no verdict."""
+
+    def __init__(self, inputs: dict[str, str]):
+        self.inputs = dict(inputs)
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in self.inputs.items()))
+
+
 def entity_schema(entity: str) -> dict[str, pl.DataType]:
     """The polars schema every reader of `entity` returns."""
     return polars_schema(load_contract()[entity])
@@ -70,6 +78,13 @@ STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
 }
 
 
+def blocked_areas(conn, as_of: dt.date) -> list[tuple[str, str]]:
+    """Areas that gave no verdict on `as_of`, with the reason recorded."""
+    return conn.execute(
+        "select area, reason from hypercare.evaluation_blocks where as_of = %s order by area", (as_of,)
+    ).fetchall()
+
+
 class Snapshot:
     """Entity frames of one snapshot date, how each entity file loaded, and (for the
     cross-cutting areas) what the audit store already holds for that date."""
@@ -80,8 +95,14 @@ class Snapshot:
         reader: Reader,
         load_runs: Callable[[], pl.DataFrame] | None = None,
         store_reader: Callable[[str], pl.DataFrame] | None = None,
+        unavailable: dict[str, str] | None = None,
+        store_unavailable: dict[str, str] | None = None,
     ):
+        """`unavailable` maps entities that were rejected or held to why; `store_unavailable`
+        maps areas that gave no verdict that day to why (the store views then lack them)."""
         self.as_of = as_of
+        self.unavailable = dict(unavailable or {})
+        self.store_unavailable = dict(store_unavailable or {})
         self._reader = reader
         self._load_runs = load_runs or (lambda: pl.DataFrame(schema=LOAD_RUN_SCHEMA))
         self._store_reader = store_reader or (lambda view: pl.DataFrame(schema=STORE_VIEWS[view][1]))
@@ -89,7 +110,13 @@ class Snapshot:
 
     @classmethod
     def from_db(cls, conn, as_of: dt.date) -> Snapshot:
-        from hypercare.loader import read_snapshot
+        from hypercare.loader import UNUSABLE_STATUSES, read_snapshot
+
+        unusable = conn.execute(
+            "select entity, status || coalesce(': ' || message, '') from hypercare.load_runs "
+            "where snapshot_date = %s and status = any(%s) order by entity",
+            (as_of, list(UNUSABLE_STATUSES)),
+        ).fetchall()
 
         def load_runs() -> pl.DataFrame:
             rows = conn.execute(
@@ -103,7 +130,13 @@ class Snapshot:
             query, schema = STORE_VIEWS[view]
             return pl.DataFrame(conn.execute(query, (as_of,)).fetchall(), schema=schema, orient="row")
 
-        return cls(as_of, lambda entity: read_snapshot(conn, entity, as_of), load_runs, store_reader)
+        return cls(
+            as_of,
+            lambda entity: read_snapshot(conn, entity, as_of),
+            load_runs,
+            store_reader,
+            unavailable=dict(unusable),
+        )
 
     @classmethod
     def from_frames(
@@ -129,10 +162,18 @@ class Snapshot:
         return self._load_runs()
 
     def store(self, view: str) -> pl.DataFrame:
-        """A view of the audit store as of this date (see STORE_VIEWS); read fresh each time."""
+        """A view of the audit store as of this date (see STORE_VIEWS); read fresh each time.
+
+        Raises InputUnavailable when an area gave no verdict that day: the view would be
+        missing its findings or trace, and reading it as complete would resolve them.
+        """
+        if self.store_unavailable:
+            raise InputUnavailable({f"area {area}": reason for area, reason in self.store_unavailable.items()})
         return self._store_reader(view)
 
     def __getitem__(self, entity: str) -> pl.DataFrame:
+        if entity in self.unavailable:
+            raise InputUnavailable({entity: self.unavailable[entity]})
         if entity not in self._frames:
             self._frames[entity] = self._reader(entity)
         return self._frames[entity]

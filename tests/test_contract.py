@@ -145,6 +145,7 @@ def test_quarantine_record_is_the_raw_row_as_json():
     result = validate(deals, source_frame(rows), "deals.csv")
     assert result.quarantine.schema == {
         "row_number": pl.Int64,
+        "line_number": pl.Int64,
         "column_name": pl.String,
         "value": pl.String,
         "reason": pl.String,

@@ -215,10 +215,10 @@ def test_missing_required_column_rejects_that_file_alone(conn, tmp_path):
 
 def test_unreadable_file_is_rejected_not_fatal(conn, tmp_path):
     write_all_entities(tmp_path)
-    (snapshot_folder(tmp_path) / "milestones.csv").write_text("onboarding_id,milestone\nO1,kickoff,extra\n")
+    (snapshot_folder(tmp_path) / "milestones.csv").write_bytes(b"\xff\xfe\x00garbage\x00\n\x01\x02")
     report = load_snapshot(conn, tmp_path, DAY)
     assert report["milestones"].status == "rejected"
-    assert report["milestones"].message.startswith("2026-11-03/milestones.csv: cannot be read as CSV")
+    assert report["milestones"].message == "2026-11-03/milestones.csv: line 1, byte 1: header is not UTF-8"
     assert report["deals"].status == "loaded"
 
 
@@ -433,3 +433,62 @@ def test_landed_rows_keep_source_row_numbers(conn, tmp_path):
     partition = conn.execute("select count(*) from hypercare.landing_customer_tasks_20261103").fetchone()[0]
     assert partition == 2
     assert load_runs(conn)["customer_tasks"][1:5] == ("loaded", 3, 2, 1)
+
+
+ONE_BAD_CELL = [
+    ("closed_won_at", "9999-12-31T23:59:59-14:00", "outside the supported range 1900-01-01..2199-12-31"),
+    ("closed_won_at", "0001-01-01T00:00:00+14:00", "outside the supported range"),
+    ("closed_won_at", "0000-06-01T00:00:00Z", "outside the supported range"),
+    ("promised_go_live", "0000-01-01", "outside the supported range"),
+    ("promised_go_live", "2300-01-01", "outside the supported range"),
+    ("account_name", "Acme\x00Corp", "contains a NUL character"),
+    ("arr", "1e309", "not a finite number"),
+    ("arr", "inf", "not a valid decimal"),
+    ("arr", "1e-400", "too small to represent"),
+    ("opportunity_id", "opp\n2", "control character"),
+    ("opportunity_id", "o" * 201, "identifier longer than 200"),
+    ("account_name", "x" * 1_000_000, "text longer than 20000"),
+    ("seats", "99999999999999999999", "not a valid int"),
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"), ONE_BAD_CELL, ids=[f"{c}:{v[:12]!r}" for c, v, _ in ONE_BAD_CELL]
+)
+def test_one_bad_cell_is_quarantined_and_never_aborts_the_load(conn, tmp_path, column, value, reason):
+    deals = CONTRACT["deals"]
+    rows = [valid_row(deals, "1"), valid_row(deals, "2", **{column: value}), valid_row(deals, "3")]
+    rows[0]["account_name"] = "Two\nlines"  # a quoted newline: row 2 starts on line 4
+    write_csv(snapshot_folder(tmp_path) / "deals.csv", rows)
+    report = load_snapshot(conn, tmp_path, DAY)
+    assert (report["deals"].status, report["deals"].rows_loaded, report["deals"].rows_quarantined) == ("loaded", 2, 1)
+    found = conn.execute(
+        "select source_file, row_number, line_number, column_name, value, reason from hypercare.quarantine"
+    ).fetchall()
+    assert [(f, r, line, c) for f, r, line, c, _, _ in found] == [("2026-11-03/deals.csv", 2, 4, column)]
+    stored, why = found[0][4], found[0][5]
+    assert reason in why
+    assert "\x00" not in stored and len(stored) < 600
+    assert [r["opportunity_id"] for r in read_snapshot(conn, "deals", DAY).to_dicts()] == [
+        "opportunity_id-1",
+        "opportunity_id-3",
+    ]
+
+
+def test_a_row_with_too_many_fields_is_quarantined_with_its_line(conn, tmp_path):
+    deals = CONTRACT["deals"]
+    path = write_csv(snapshot_folder(tmp_path) / "deals.csv", [valid_row(deals, str(i)) for i in (1, 2, 3)])
+    lines = path.read_bytes().split(b"\r\n")
+    lines[2] += b",surplus,cells"
+    lines[3] = lines[3].replace(b"account_name-1", b"caf\xe9")
+    path.write_bytes(b"\r\n".join(lines))
+    report = load_snapshot(conn, tmp_path, DAY)
+    assert (report["deals"].status, report["deals"].rows_loaded, report["deals"].rows_quarantined) == ("loaded", 1, 2)
+    found = conn.execute(
+        "select row_number, line_number, column_name, value, reason from hypercare.quarantine order by row_number"
+    ).fetchall()
+    width = len(deals.columns)
+    assert found == [
+        (2, 3, None, "surplus,cells", f"{width + 2} fields, the header has {width}"),
+        (3, 4, "account_name", "caf\\xe9", "not UTF-8"),
+    ]

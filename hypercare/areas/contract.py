@@ -1,4 +1,8 @@
-"""Contract quality: quarantined source rows are themselves a monitored signal."""
+"""Contract quality: quarantined rows, rejected files and held volume drops are monitored signals.
+
+This area reads only how each entity file loaded, never the entities themselves, so it
+gives its verdict even on a day when every other area cannot.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,24 @@ def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult
         severity=pl.when(pl.col("quarantined_share") > rule.param("high_share"))
         .then(pl.lit(high))
         .otherwise(pl.lit(rule.severity)),
+    )
+    evidence = ["entity", "source_file", "status", "rows_read", "message"]
+    findings = pl.concat(
+        [
+            findings,
+            findings_from(
+                ruleset.rule("contract.file_rejected"),
+                loads.filter(pl.col("status") == "rejected"),
+                subject="entity",
+                evidence=evidence,
+            ),
+            findings_from(
+                ruleset.rule("contract.volume_drop"),
+                loads.filter(pl.col("status") == "held"),
+                subject="entity",
+                evidence=evidence,
+            ),
+        ]
     )
     metrics = pl.concat(
         [

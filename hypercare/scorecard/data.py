@@ -127,7 +127,7 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "exceptions_by_reason": _reasons(reasons, as_of, context.previous),
         "durations": _durations(metrics, as_of),
         "queues": _queues(metrics, as_of),
-        "health": health_lines(context),
+        "health": health_lines(context, frozenset(AREAS) - set(today_runs)),
         "control_loop": loop,
         "verdict": verdict,
         "fixes": fixes,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-STATUS_COLORS = {"red": "#b91c1c", "amber": "#b45309", "green": "#15803d"}
+STATUS_COLORS = {"red": "#b91c1c", "amber": "#b45309", "green": "#15803d", "no verdict": "#6b7280"}
 MUTED = "#6b7280"
 
 

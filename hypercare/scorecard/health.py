@@ -154,23 +154,32 @@ def _health_signal(key: str, c: Context) -> str:
     )
 
 
-def health_lines(c: Context) -> list[dict]:
-    """Red with any high or critical exception open, amber with warnings only, else green."""
+def health_lines(c: Context, unevaluated: frozenset[str] = frozenset()) -> list[dict]:
+    """Red with any high or critical exception open, amber with warnings only, else green.
+
+    An area measured by a monitoring area that gave no verdict that day (in
+    `unevaluated`) is "no verdict", never green: its missing findings are not zero.
+    """
     counts = c.findings.by_rule(c.as_of)
     lines = []
     for area in HEALTH_AREAS:
         high = sum(n for (r, s), n in counts.items() if area.covers(r) and SEVERITY_RANK[s] >= 2)
         warn = sum(n for (r, s), n in counts.items() if area.covers(r) and s == "warn")
+        missing = sorted({rule.split(".", 1)[0] for rule in area.rules} & unevaluated)
         lines.append(
             {
                 "key": area.key,
                 "area": area.name,
                 "bad_signal": area.bad_signal,
-                "status": _status(high, warn),
+                "status": "no verdict" if missing else _status(high, warn),
                 "exceptions": high + warn,
                 "high": high,
                 "previous": c.previous_count(area.rules),
-                "signal": _health_signal(area.key, c),
+                "signal": (
+                    f"no verdict: {', '.join(missing)} not evaluated on complete inputs"
+                    if missing
+                    else _health_signal(area.key, c)
+                ),
             }
         )
     return lines

@@ -17,6 +17,7 @@ import polars as pl
 
 from hypercare.calendar import BusinessCalendar
 from hypercare.contract import load_contract
+from hypercare.exports import Manifest
 from hypercare.ruleset import RuleSet
 from hypercare.synth.children import build_children, enrich_projects
 from hypercare.synth.clock import Clock
@@ -144,8 +145,10 @@ def generate(
         texts = {entity: to_text(typed[entity], entity, contract) for entity in ENTITIES}
         broken = apply_day(seed, plan_day(seed, start, days, day), day, texts)
         folder = out_dir / day.isoformat()
-        for entity in ENTITIES:
-            write_text(broken[entity].text, folder, entity, fmt)
+        files = {
+            write_text(broken[entity].text, folder, entity, fmt).name: broken[entity].text.height for entity in ENTITIES
+        }
+        Manifest(day, files).write(folder)
         view = SnapshotView(
             day=day,
             frames={entity: typed[entity].filter(~pl.Series(broken[entity].dropped)) for entity in ENTITIES},
