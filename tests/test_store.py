@@ -173,8 +173,10 @@ runs_in_any_order = st.lists(
 )
 
 
+# Each example runs up to a dozen real writes: a smaller CI budget than the profile's,
+# the full one under `make fuzz` (HYPOTHESIS_PROFILE=long).
 @settings(
-    max_examples=int(os.environ.get("HYPERCARE_HYPOTHESIS_EXAMPLES", "15")),
+    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
