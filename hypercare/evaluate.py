@@ -8,11 +8,20 @@ from dataclasses import dataclass
 
 import psycopg
 
+from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
-from hypercare.store import append_audit, collect_lifecycle, refresh_lifecycle, register_ruleset, write_area_result
+from hypercare.store import (
+    append_audit,
+    collect_lifecycle,
+    lock_area,
+    record_checkpoint,
+    refresh_lifecycle,
+    register_ruleset,
+    write_area_result,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +55,8 @@ def withhold_verdict(
     """Record that `area` gives no verdict on `as_of`, withdrawing any run it had that day.
 
     The caller owns the transaction. Findings the withdrawn run had are recomputed from
-    the other days, so they neither resolve nor open because of this day, and its unsent
-    notifications are dropped.
+    the other days, so they neither resolve nor open because of this day; its unsent
+    notifications are dropped and the area's queue rebuilt for its newest remaining day.
     """
     params = {
         "as_of": as_of,
@@ -57,6 +66,7 @@ def withhold_verdict(
         "reason": str(unavailable),
     }
     block_sql, run_sql = named_queries("block_run"), named_queries("write_run")
+    lock_area(conn, area)
     conn.execute(block_sql["record_block"], params)
     collect_lifecycle(conn, params)
     conn.execute(run_sql["delete_occurrences"], params)
@@ -64,6 +74,7 @@ def withhold_verdict(
     conn.execute(block_sql["delete_run"], params)
     refresh_lifecycle(conn, params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
+    enqueue_run(conn, as_of, area, ruleset)
 
 
 def evaluate_day(
@@ -135,4 +146,9 @@ def evaluate_day(
         )
         log.info(summary.line())
         summaries.append(summary)
+    with conn.transaction():
+        head = record_checkpoint(conn, f"evaluate {as_of}")
+    log.info("%s (after evaluating %s)", head.line(), as_of)
+    if not head.consistent:
+        log.error("audit log no longer holds the previous checkpoint's head; run `hypercare audit verify`")
     return summaries

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +56,33 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """How snapshot folders arrive: whether the source writes a manifest (see hypercare.exports)."""
+    """How snapshot folders arrive (whether the source writes a manifest, see hypercare.exports)
+    and how the ingest DAG schedules, waits for and times the day's run."""
 
     require_manifest: bool = False
+    first_snapshot: dt.date = dt.date(2026, 11, 2)
+    catchup: bool = False
+    export_poll_minutes: float = 5
+    export_wait_hours: float = 12
+    evaluated_by: dt.time = dt.time(9, 0)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> IngestSettings:
-        unknown = set(config) - {"require_manifest"}
+        unknown = set(config) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"ingest: unknown setting(s) {sorted(unknown)}")
-        return cls(require_manifest=bool(config.get("require_manifest", False)))
+        defaults = cls()
+        settings = cls(
+            require_manifest=bool(config.get("require_manifest", defaults.require_manifest)),
+            first_snapshot=dt.date.fromisoformat(str(config.get("first_snapshot", defaults.first_snapshot))),
+            catchup=bool(config.get("catchup", defaults.catchup)),
+            export_poll_minutes=float(config.get("export_poll_minutes", defaults.export_poll_minutes)),
+            export_wait_hours=float(config.get("export_wait_hours", defaults.export_wait_hours)),
+            evaluated_by=dt.time.fromisoformat(str(config.get("evaluated_by", defaults.evaluated_by))),
+        )
+        if settings.export_poll_minutes <= 0 or settings.export_wait_hours <= 0:
+            raise ValueError("ingest: export_poll_minutes and export_wait_hours must be positive")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -145,5 +163,5 @@ def parse_ruleset(source: str) -> RuleSet:
 
 
 def load_ruleset(path: Path | str | None = None) -> RuleSet:
-    """Load the rules configuration from `path` (default include/rules.yaml)."""
-    return parse_ruleset(Path(path or DEFAULT_RULES_FILE).read_text())
+    """Load the rules configuration from `path` (default HYPERCARE_RULES_FILE, else include/rules.yaml)."""
+    return parse_ruleset(Path(path or os.environ.get("HYPERCARE_RULES_FILE") or DEFAULT_RULES_FILE).read_text())

@@ -134,7 +134,8 @@ def test_audit_log_is_chained_and_append_only(conn):
     with conn.transaction():
         append_audit(conn, "alice", "acknowledge", "finding:1", {"note": "on it"})
         append_audit(conn, "bob", "silence", "rule:trigger.manual_creation", {"hours": 24})
-    assert verify_audit(conn) == (True, "audit log intact: 2 entries")
+    ok, message = verify_audit(conn)
+    assert ok and message.startswith("audit log intact: 2 entries")
     with pytest.raises(Exception, match="append-only"), conn.transaction():
         conn.execute("update hypercare.audit_log set actor = 'mallory'")
     # Tampering that bypasses the trigger is caught by the hash chain.

@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 
-from hypercare.store import append_audit
+from hypercare.store import append_audit, record_checkpoint
 
 
 def acknowledge(
@@ -33,6 +33,7 @@ def acknowledge(
         append_audit(
             conn, by, "acknowledge", f"finding:{finding_id}", {"episode_on": episode_on, "note": note}, logged_at=at
         )
+        record_checkpoint(conn, "acknowledge")
     return episode_on
 
 
@@ -75,4 +76,5 @@ def silence(
             },
             logged_at=starts_at,
         )
+        record_checkpoint(conn, "silence")
     return silence_id

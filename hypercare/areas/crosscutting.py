@@ -63,8 +63,9 @@ def evaluate_audit(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> Area
     have = traced.group_by("onboarding_id").agg(pl.col("event_type").alias("traced"))
     gaps = (
         past_kickoff.join(have, on="onboarding_id", how="left")
+        .with_columns(pl.lit(required, dtype=pl.List(pl.String)).alias("required_events"))
         .with_columns(
-            pl.lit(required)
+            pl.col("required_events")
             .list.set_difference(pl.col("traced").fill_null(pl.lit([], dtype=pl.List(pl.String))))
             .list.sort()
             .alias("missing_events")
