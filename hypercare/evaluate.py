@@ -40,7 +40,7 @@ class RunSummary:
     def line(self) -> str:
         head = f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
         if self.no_verdict:
-            return head + f"NO VERDICT, input unusable ({self.no_verdict})"
+            return head + f"NO VERDICT: {self.no_verdict}"
         return head + f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
 
 
