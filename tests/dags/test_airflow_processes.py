@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from hypercare.evaluate import evaluate_day
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.synth import generate
-from tests.loopback import free_port
+from tests.loopback import free_port, stop_process_group
 
 pytestmark = pytest.mark.airflow_processes
 
@@ -103,7 +102,10 @@ class Stack:
                 if last and not isinstance(last, str):
                     return last
             time.sleep(2)
-        pytest.fail(f"{what} not reached within {timeout * PATIENCE:.0f} s; last: {last}\n--- airflow log ---\n{self.log_tail()}")
+        pytest.fail(
+            f"{what} not reached within {timeout * PATIENCE:.0f} s; last: {last}\n"
+            f"--- airflow log ---\n{self.log_tail()}"
+        )
 
 
 def _launcher():
@@ -118,22 +120,6 @@ def _database(admin_url: str, prefix: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            time.sleep(1)
-            os.killpg(process.pid, 0)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +182,7 @@ def stack(pg_admin_url, tmp_path_factory) -> Iterator[Stack]:
         )
         yield stack
     finally:
-        _kill_group(process)
+        stop_process_group(process)
 
 
 def _token(stack: Stack, password: str) -> tuple[int, dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 
 from hypercare import db
 from tests.dags.ui_store import evaluated_store, open_finding
-from tests.loopback import free_port
+from tests.loopback import free_port, stop_process_group
 
 PASSWORD = "hypercare-browser"
 STARTUP_SECONDS = 120
@@ -44,19 +43,6 @@ def _status(url: str) -> int | None:
         return error.code
     except OSError:
         return None
-
-
-def _stop(process: subprocess.Popen) -> None:
-    for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +81,7 @@ def server(pg_admin_url, airflow_db, tmp_path_factory) -> Iterator[tuple[str, st
                 time.sleep(1)
             yield base, store
         finally:
-            _stop(process)
+            stop_process_group(process)
 
 
 def test_unauthenticated_requests_are_refused(server):
