@@ -1,7 +1,8 @@
 """The scorecard's charts as PNG images, drawn from its data dict with matplotlib (Agg).
 
 Figures are built without pyplot, so drawing holds no global state and is safe in a
-scheduler worker. Charts are 640 px wide to fit common mail clients.
+scheduler worker. Charts show 640 px wide to fit common mail clients and are drawn at
+twice that (SCALE) so they stay sharp on high-density screens.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CHART_COLORS = {
 }
 WIDTH_PX = 640
 DPI = 100
+SCALE = 2
 _TEXT = "#1f2937"
 
 
@@ -35,7 +37,7 @@ def _figure(height_px: int) -> Figure:
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    fig.savefig(buffer, format="png", dpi=DPI * SCALE, facecolor="white")
     return buffer.getvalue()
 
 

@@ -82,6 +82,7 @@ def widgets(c: Context, data: dict) -> list[dict]:
     blockers = next(q for q in queues if q["queue"] == "provisioning_blockers")
     reasons = data["exceptions_by_reason"]
     first_value_rows = durations["time_to_first_value"]
+    shown = 5 if c.previous else 4  # the "Previous" column only when there is a previous scorecard
     out = [
         _widget(
             "eligible_this_week",
@@ -221,8 +222,8 @@ def widgets(c: Context, data: dict) -> list[dict]:
             previous=sum(r["previous"] or 0 for r in reasons) if c.previous else None,
             note="exceptions are findings of severity warn and above",
             table=_table(
-                ["Reason code", "High/critical", "Warn", "Total", "Previous"][: 5 if c.previous else 4],
-                ["text", "int", "int", "int", "int"][: 5 if c.previous else 4],
+                ["Reason code", "High/critical", "Warn", "Total", "Previous"][:shown],
+                ["text", "int", "int", "int", "int"][:shown],
                 [
                     [_label(r["reason_code"]), r["high"], r["warn"], r["total"], r["previous"]][
                         : 5 if c.previous else 4
