@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypercare.scorecard.context import SEGMENTS, Context
+from hypercare.scorecard.context import Context
 from hypercare.scorecard.formats import fmt
 
 REVIEW_AGENDA = (
@@ -117,15 +117,16 @@ def widgets(c: Context, data: dict) -> list[dict]:
             better="higher",
             note=f"complete before kickoff: {fmt(m('complete_before_kickoff_rate'), 'pct')}",
             table=_table(
-                ["Segment", "At submission", "Before kickoff"],
+                ["Segment or sales team", "At submission", "Before kickoff"],
                 ["text", "pct", "pct"],
                 [
                     [
-                        _label(s),
-                        m("complete_at_handoff_rate", day, "segment", s),
-                        m("complete_before_kickoff_rate", day, "segment", s),
+                        _label(value) if dimension == "segment" else f"team {value}",
+                        m("complete_at_handoff_rate", day, dimension, value),
+                        m("complete_before_kickoff_rate", day, dimension, value),
                     ]
-                    for s in SEGMENTS
+                    for dimension in ("segment", "sales_team")
+                    for value in c.metrics.by(day, "complete_at_handoff_rate", dimension)
                 ],
             ),
         ),

@@ -22,7 +22,7 @@ from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_s
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
 from hypercare.scorecard.context import SEGMENTS, Context, FindingCounts, MetricTable
 from hypercare.scorecard.dashboard import review_pack, widgets
-from hypercare.scorecard.health import health_lines
+from hypercare.scorecard.health import HEALTH_AREAS, health_lines
 from hypercare.scorecard.summary import summary
 from hypercare.scorecard.verdict import stable_state_verdict
 
@@ -103,6 +103,7 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
     metrics = MetricTable(_fetch(conn, "metrics", {"days": days, "metrics": NAMED_METRICS}))
     period_start = _period_start(config, as_of)
     series = _fetch(conn, "metric_series", {"start": period_start, "end": as_of, "metrics": SERIES_METRICS})
+    period_days = [period_start + dt.timedelta(days=i) for i in range((as_of - period_start).days + 1)]
     has_previous = any(day == previous for day, _, _ in runs)
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
     fixes = _rank_fixes(
@@ -147,6 +148,8 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "fixes": fixes,
         "alert_quality": alert_quality,
     }
+    _add_area_trends(data, FindingCounts(_fetch(conn, "findings_by_rule", {"days": period_days})), period_days)
+    data["targets"] = {"time_to_owner_p90": config.threshold("time_to_owner_p90_max")}
     data["widgets"] = widgets(context, data)
     data["review"] = review_pack(context, data) if cadence.review_pack else None
     data["summary"] = summary(data)
@@ -172,6 +175,15 @@ def _series(rows: list[tuple], start: dt.date, as_of: dt.date) -> dict:
             for metric in SERIES_METRICS
         },
     }
+
+
+def _add_area_trends(data: dict, findings: FindingCounts, days: list[dt.date]) -> None:
+    """Each health line's exceptions per day over the series' days (None where its areas were not evaluated)."""
+    evaluated = {day for day in days if findings.by_rule(day)}
+    by_key = {area.key: area for area in HEALTH_AREAS}
+    for line in data["health"]:
+        area = by_key[line["key"]]
+        line["trend"] = [findings.count(day, area.rules) if day in evaluated else None for day in days]
 
 
 def _findings_by_rule(findings: FindingCounts, as_of: dt.date, previous: dt.date | None) -> list[dict]:
@@ -217,8 +229,8 @@ def _reasons(rows: list[tuple], as_of: dt.date, previous: dt.date | None) -> lis
     return out
 
 
-def _duration_rows(metrics: MetricTable, day: dt.date, name: str) -> list[dict]:
-    views = [("All", "all", "all")] + [(s.replace("_", " "), "segment", s) for s in SEGMENTS]
+def _duration_rows(metrics: MetricTable, day: dt.date, name: str, segments: list[str]) -> list[dict]:
+    views = [("All", "all", "all")] + [(s.replace("_", " "), "segment", s) for s in segments]
     views.append(("High value", "high_value", "true"))
     rows = []
     for label, dimension, value in views:
@@ -229,10 +241,10 @@ def _duration_rows(metrics: MetricTable, day: dt.date, name: str) -> list[dict]:
 
 
 def _durations(metrics: MetricTable, day: dt.date) -> dict:
-    return {
-        name: _duration_rows(metrics, day, name)
-        for name in ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
-    }
+    names = ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
+    # Every segment the day measured, "unknown" included: a row missing its segment is shown, not dropped.
+    segments = sorted(set(SEGMENTS).union(*(metrics.by(day, f"{name}.p50", "segment") for name in names)))
+    return {name: _duration_rows(metrics, day, name, segments) for name in names}
 
 
 def _queues(metrics: MetricTable, day: dt.date) -> list[dict]:
