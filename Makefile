@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint bench alert-faults lock airflow clean
+.PHONY: install demo test fuzz lint bench profile alert-faults lock airflow clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
+
+# Where the demo's seconds go: a pyinstrument call tree in .hypercare/demo-profile.txt.
+profile: $(STAMP)
+	mkdir -p .hypercare
+	$(BIN)/pyinstrument -r text -o .hypercare/demo-profile.txt $(BIN)/hypercare demo
 
 # Sent, received, duplicate and lost alert notices under channel faults and dispatcher kills.
 alert-faults: $(STAMP)

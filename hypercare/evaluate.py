@@ -13,11 +13,17 @@ from hypercare.areas import AREAS
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
-from hypercare.store import append_audit, lock_area, record_checkpoint, register_ruleset, write_area_result
+from hypercare.store import (
+    append_audit,
+    collect_lifecycle,
+    lock_area,
+    record_checkpoint,
+    refresh_lifecycle,
+    register_ruleset,
+    write_area_result,
+)
 
 log = logging.getLogger(__name__)
-
-_LIFECYCLE_REFRESH = ("analyze_affected", "delete_events", "insert_events", "delete_vanished_state", "upsert_state")
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class RunSummary:
     def line(self) -> str:
         head = f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
         if self.no_verdict:
-            return head + f"NO VERDICT, input unusable ({self.no_verdict})"
+            return head + f"NO VERDICT: {self.no_verdict}"
         return head + f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
 
 
@@ -59,18 +65,14 @@ def withhold_verdict(
         "entities": sorted(unavailable.inputs),
         "reason": str(unavailable),
     }
-    block_sql, run_sql, lifecycle_sql = (named_queries(n) for n in ("block_run", "write_run", "finding_lifecycle"))
+    block_sql, run_sql = named_queries("block_run"), named_queries("write_run")
     lock_area(conn, area)
     conn.execute(block_sql["record_block"], params)
-    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
-    conn.execute("truncate affected_findings")
-    conn.execute(lifecycle_sql["collect_on_day"], params)
-    conn.execute(lifecycle_sql["collect_active"], params)
+    collect_lifecycle(conn, params)
     conn.execute(run_sql["delete_occurrences"], params)
     conn.execute(run_sql["delete_metrics"], params)
     conn.execute(block_sql["delete_run"], params)
-    for name in _LIFECYCLE_REFRESH:
-        conn.execute(lifecycle_sql[name], params)
+    refresh_lifecycle(conn, params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
     enqueue_run(conn, as_of, area, ruleset)
 

@@ -56,10 +56,8 @@ def write_area_result(
     """
     lock_area(conn, area)
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
-    run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
-    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
-    conn.execute("truncate affected_findings")
-    conn.execute(lifecycle_sql["collect_on_day"], params)
+    run_sql = named_queries("write_run")
+    collect_lifecycle(conn, params)
 
     _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
     _stage(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
@@ -71,17 +69,35 @@ def write_area_result(
         params | {"finding_count": result.findings.height, "metric_count": result.metrics.height},
     )
     conn.execute(run_sql["upsert_trace"], params)
+    refresh_lifecycle(conn, params)
+    enqueue_run(conn, as_of, area, ruleset, run_url)
+
+
+def collect_lifecycle(conn: psycopg.Connection, params: dict) -> None:
+    """Before a run's outputs are replaced or withdrawn: remember the findings it had."""
+    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
+    conn.execute(
+        "create temp table if not exists derived_events (finding_id uuid, event text, event_on date, "
+        "rule_version text, primary key (finding_id, event_on, event)) on commit drop"
+    )
+    conn.execute("truncate affected_findings, derived_events")
+    conn.execute(named_queries("finding_lifecycle")["collect_on_day"], params)
+
+
+def refresh_lifecycle(conn: psycopg.Connection, params: dict) -> None:
+    """After the (as_of, area) run changed: rederive events and state of the findings it can touch."""
+    lifecycle_sql = named_queries("finding_lifecycle")
     for name in (
         "collect_on_day",
-        "collect_active",
+        "collect_neighbours",
         "analyze_affected",
+        "derive_events",
         "delete_events",
         "insert_events",
         "delete_vanished_state",
         "upsert_state",
     ):
         conn.execute(lifecycle_sql[name], params)
-    enqueue_run(conn, as_of, area, ruleset, run_url)
 
 
 _SQL_TYPES = {

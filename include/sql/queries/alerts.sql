@@ -43,7 +43,19 @@ where not exists (
 
 -- name: enqueue_resolved
 -- A finding that cleared on this day gets a resolved message wherever its episode was
--- announced (or is still waiting to be).
+-- announced (or is still waiting to be). The day's resolved findings are found first and
+-- their notifications looked up by finding, so the cost follows the day, not the outbox.
+with resolved as materialized (
+    select e.finding_id
+    from hypercare.finding_events e
+    join hypercare.finding_state s on s.finding_id = e.finding_id and s.area = %(area)s
+    where e.event = 'resolved' and e.event_on = %(as_of)s
+),
+announced as materialized (
+    select x.*
+    from hypercare.alert_outbox x
+    join resolved r on r.finding_id = x.finding_id
+)
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
     recipient, payload)
@@ -52,10 +64,7 @@ select md5(f.finding_id::text || '|resolved|' || f.episode_on || '|' || f.recipi
        f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text)
 from (
     select distinct on (x.finding_id, x.recipient) x.*
-    from hypercare.alert_outbox x
-    join hypercare.finding_events e
-      on e.finding_id = x.finding_id and e.event = 'resolved' and e.event_on = %(as_of)s
-    join hypercare.finding_state s on s.finding_id = x.finding_id and s.area = %(area)s
+    from announced x
     where x.kind in ('firing', 'escalation') and x.status in ('pending', 'sending', 'sent', 'failed')
       and x.episode_on = (select max(p.event_on) from hypercare.finding_events p
                           where p.finding_id = x.finding_id and p.event in ('opened', 'reopened')
@@ -80,22 +89,26 @@ on conflict (notification_id) do update set
 where alert_outbox.status = 'cancelled';
 
 -- name: open_alerts
--- Episodes announced and still open, with what was sent, for repeats and escalations.
-select x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient,
-       (array_agg(x.payload::text) filter (where x.kind = 'firing'))[1] as payload,
-       max(x.sent_at) filter (where x.kind in ('firing', 'repeat')) as last_sent_at,
-       min(x.sent_at) filter (where x.kind = 'firing') as first_sent_at,
-       max(x.step) filter (where x.kind = 'repeat') as repeats,
-       max(x.step) filter (where x.kind = 'escalation') as escalations
-from hypercare.alert_outbox x
-join hypercare.finding_state s on s.finding_id = x.finding_id and s.status in ('open', 'reopened')
-where x.kind in ('firing', 'repeat', 'escalation')
-  and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                      where e.finding_id = x.finding_id and e.event in ('opened', 'reopened'))
+-- Episodes announced and still open, with what was sent, for repeats and escalations:
+-- one row per sent firing notice of a current, unacknowledged episode, with its repeats
+-- and escalations to the same role and recipient looked up by finding and episode.
+select f.finding_id, f.episode_on, f.rule_id, s.severity, f.owner_role, f.recipient, f.payload::text as payload,
+       greatest(f.sent_at, r.last_repeat_at) as last_sent_at, f.sent_at as first_sent_at, r.repeats, r.escalations
+from hypercare.alert_outbox f
+join hypercare.finding_state s on s.finding_id = f.finding_id and s.status in ('open', 'reopened')
+cross join lateral (
+    select max(x.sent_at) filter (where x.kind = 'repeat') as last_repeat_at,
+           max(x.step) filter (where x.kind = 'repeat') as repeats,
+           max(x.step) filter (where x.kind = 'escalation') as escalations
+    from hypercare.alert_outbox x
+    where x.finding_id = f.finding_id and x.episode_on = f.episode_on and x.owner_role = f.owner_role
+      and x.recipient = f.recipient and x.kind in ('repeat', 'escalation')
+) r
+where f.kind = 'firing' and f.status = 'sent'
+  and f.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                      where e.finding_id = f.finding_id and e.event in ('opened', 'reopened'))
   and not exists (select 1 from hypercare.alert_acks a
-                  where a.finding_id = x.finding_id and a.episode_on = x.episode_on)
-group by x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient
-having min(x.sent_at) filter (where x.kind = 'firing') is not null;
+                  where a.finding_id = f.finding_id and a.episode_on = f.episode_on);
 
 -- name: stale_groups
 -- Messages whose delivery is unknown: claimed longer ago than the lease (the dispatcher
