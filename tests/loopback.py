@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections import deque
@@ -221,3 +224,20 @@ class MailSink:
 
     def __exit__(self, *exc):
         self.controller.stop()
+
+
+def stop_process_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """Stop a server started in its own session and every child it forked: TERM, then KILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            time.sleep(1)
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue

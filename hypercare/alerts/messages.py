@@ -99,6 +99,7 @@ def _lines(notice: Notice, now: dt.datetime) -> list[str]:
         f"Evidence: {_evidence(p)}",
         f"Owner: {', '.join(p['owner_roles'])}. Next action: {p['next_action']}",
         f"Run: {p['run_link']}",
+        *([f"Acknowledge or silence: {p['finding_link']}"] if p.get("finding_link") else []),
     ]
 
 

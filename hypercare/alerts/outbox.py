@@ -44,6 +44,12 @@ def run_link(alerting: dict[str, Any], area: str, run_url: str | None) -> str:
     return run_url or f"{base}/dags/hypercare_{AREA_DAGS.get(area, area)}"
 
 
+def finding_link(alerting: dict[str, Any], finding_id: str) -> str | None:
+    """The finding's page in the Hypercare plugin of the Airflow UI: acknowledging is one click from the alert."""
+    base = alerting.get("airflow_base_url", "").rstrip("/")
+    return f"{base}/hypercare/findings/{finding_id}" if base else None
+
+
 def _stage(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
     sql_types = {pl.Date: "date", pl.Int64: "bigint", pl.String: "text"}
     columns = ", ".join(f"{name} {sql_types.get(dtype, 'timestamptz')}" for name, dtype in OUTBOX_STAGE.items())
@@ -103,6 +109,7 @@ def enqueue_run(
             "owner_roles": list(record["owner_roles"]),
             "next_action": alerting.get("next_actions", {}).get(record["rule_id"], "Investigate and fix the cause."),
             "run_link": link,
+            "finding_link": finding_link(alerting, str(record["finding_id"])),
         }
         for recipient in recipients(alerting, list(record["owner_roles"]), record["segment"], record["sales_owner"]):
             rows.append(
