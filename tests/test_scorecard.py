@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import email
+import html
 import io
+import json
 import os
 import re
 import shutil
@@ -199,10 +201,13 @@ def test_stable_state_evidence_matches_the_ground_truth(scorecards, truth, day):
     assert value(10) == pytest.approx(growth)
     for q in verdict["questions"]:
         assert q["strong"] == all(c["ok"] for c in q["checks"])
-    weak = sum(not q["strong"] for q in verdict["questions"])
+        unmeasured_only = not q["strong"] and all(c["ok"] or not c["measured"] for c in q["checks"])
+        assert q["answer"] == ("strong" if q["strong"] else "not enough data yet" if unmeasured_only else "weak")
+    weak = sum(q["answer"] == "weak" for q in verdict["questions"])
+    unmeasured = sum(q["answer"] == "not enough data yet" for q in verdict["questions"])
     assert verdict["weak"] == weak
-    assert verdict["expand_automation"] is (weak < 2)
-    assert ("Do not expand automation" in verdict["message"]) is (weak >= 2)
+    assert verdict["expand_automation"] is (weak < 2 and not unmeasured)
+    assert ("Do not expand automation" in verdict["message"]) is (not verdict["expand_automation"])
 
 
 def test_durations_are_percentiles_never_an_average(scorecards):
@@ -251,7 +256,8 @@ def test_weekly_review_pack_only_on_review_days(scorecards):
     assert [s["minutes"] for s in slots] == ["0-5", "5-10", "10-15", "15-20", "20-25", "25-30"]
     assert all(s["items"] for s in slots)
     assert review["verdict"]["message"] in slots[0]["items"]
-    assert any(review["fixes"][0]["rule_id"] in item for item in slots[-1]["items"])
+    assert any(review["fixes"][0]["rule_name"] in item for item in slots[-1]["items"])
+    assert any(review["next_review"] in item for item in slots[-1]["items"]), "each fix is due by the next review"
 
 
 def test_dashboard_has_fewer_than_15_widgets_with_or_without_alerting(month):
@@ -328,8 +334,8 @@ def test_cli_sends_the_email_a_real_smtp_server_receives(month, store, inbox, tm
     assert _cids(html) == set(attached), "every image is referenced by cid and every cid is attached"
     for part in attached.values():
         assert part.get_content_disposition() == "inline"
-        assert Image.open(io.BytesIO(part.get_content())).size[0] == 640
-    assert "Weekly review pack" in html
+        assert Image.open(io.BytesIO(part.get_content())).size[0] == 1280  # shown at 640 px, drawn at 2x
+    assert "Review pack: 30 minutes" in html
 
     (sent_at, sent_to) = store.execute(
         "select sent_at, sent_to from hypercare.scorecards where as_of = %s", (REVIEW_DAY,)
@@ -401,3 +407,72 @@ def test_html_file_renders_with_its_charts_in_headless_chromium(scorecards, tmp_
     bare.write_text(re.sub(r'src="data:image/png;base64,[^"]+"', 'src=""', page.read_text()))
     without = _chart_pixels(_screenshot(browser, bare, tmp_path / "no-charts.png", tmp_path / "profile2"))
     assert sum(without.values()) < 50, "the chart colours on the page come from the charts"
+
+
+# -- the email on a phone and a desktop ---------------------------------------------------
+EMAIL_HTML_BUDGET = 90 * 1024  # Gmail clips messages over about 102 KB; keep a margin
+LAYOUT_PROBE = """<script>
+(function () {
+  var width = document.documentElement.clientWidth, over = [];
+  document.querySelectorAll("body *").forEach(function (e) {
+    var box = e.getBoundingClientRect();
+    if (box.width && box.right > width + 0.5) over.push(e.tagName + " " + (e.textContent || "").trim().slice(0, 60));
+  });
+  document.body.setAttribute("data-layout", JSON.stringify(
+    {width: width, scroll: document.documentElement.scrollWidth, over: over.slice(-5)}));
+})();
+</script>"""
+
+
+def _layout_at(browser: str, page_html: str, width: int, tmp_path: Path) -> dict:
+    """Lay the email out in a frame `width` px wide (headless windows cannot be narrower than
+    about 500 px) and report its scroll width and the elements that stick out on the right."""
+    framed = html.escape(page_html.replace("</body>", LAYOUT_PROBE + "</body>"))
+    wrapper = tmp_path / f"frame-{width}.html"
+    wrapper.write_text(
+        f'<!DOCTYPE html><html><body style="margin:0"><iframe id="mail" style="border:0;width:{width}px;'
+        f'height:40000px" srcdoc="{framed}"></iframe><script>document.getElementById("mail").addEventListener('
+        '"load", function () { document.body.setAttribute("data-layout", '
+        'this.contentDocument.body.getAttribute("data-layout")); });</script></body></html>'
+    )
+    dom = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / f'profile-{width}'}",
+            "--window-size=1400,2000",
+            "--dump-dom",
+            wrapper.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    found = re.findall(r'data-layout="([^"]*)"', dom)
+    assert found, "the layout probe did not run"
+    return json.loads(html.unescape(found[-1]))
+
+
+@pytest.mark.parametrize("day", [REVIEW_DAY, QUIET_DAY])
+def test_email_fits_the_size_budget_and_reflows_at_375_and_1280_px(scorecards, day, tmp_path):
+    scorecard = scorecards[day]
+    message = scorecard.message()
+    email_html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_content()
+    assert len(email_html.encode("utf-8")) < EMAIL_HTML_BUDGET
+    assert "white-space:nowrap" not in email_html
+    for status in ("RED", "AMBER", "GREEN"):
+        assert f">{status}</span>" in email_html, "each colour has its text label"
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (set HYPERCARE_REQUIRE_BROWSER=1 to require it)")
+    for width in (375, 1280):
+        layout = _layout_at(browser, scorecard.standalone_html, width, tmp_path)
+        assert layout["width"] == width
+        assert layout["scroll"] <= width and not layout["over"], (width, layout)

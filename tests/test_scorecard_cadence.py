@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from hypercare.ruleset import load_ruleset
-from hypercare.scorecard.cadence import cadence_day, previous_send_day, send_days
+from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day, send_days
 from hypercare.scorecard.config import Cadence, scorecard_config
 from hypercare.scorecard.health import HEALTH_AREAS
 
@@ -113,12 +113,16 @@ def test_daily_phase_skips_weekends_and_holidays_unless_configured_not_to():
     assert len(every_day) == 5
 
 
-def test_review_pack_only_on_the_weekly_review_weekday():
+def test_review_pack_on_every_twice_weekly_send_and_the_weekly_review_weekday():
     go_live = dt.date(2026, 11, 2)
     days = [cadence_day(cadence(go_live), CALENDAR, go_live + dt.timedelta(days=i)) for i in range(40)]
-    assert {d.day.weekday() for d in days if d.review_pack} == {MONDAY}
+    reviews = [d.day for d in days if d.review_pack]
     assert all(d.send for d in days if d.review_pack)
-    assert not cadence_day(cadence(go_live), CALENDAR, dt.date(2026, 11, 12)).review_pack  # Thursday send
+    assert cadence_day(cadence(go_live), CALENDAR, dt.date(2026, 11, 12)).review_pack  # day 11, Thursday send
+    assert {d.weekday() for d in reviews if d > dt.date(2026, 11, 16)} == {MONDAY}
+    assert not cadence_day(cadence(go_live), CALENDAR, dt.date(2026, 11, 3)).review_pack  # daily phase, Tuesday
+    assert next_review_day(cadence(go_live), CALENDAR, dt.date(2026, 11, 9)) == dt.date(2026, 11, 12)
+    assert next_review_day(cadence(go_live), CALENDAR, dt.date(2026, 11, 16)) == dt.date(2026, 11, 23)
 
 
 def test_previous_period_is_the_previous_send_day():

@@ -1,7 +1,8 @@
 """The hypercare review rhythm: which days the scorecard is sent and carries the review pack.
 
 Day 1 is the configured go-live date. The guide's rhythm: daily on days 1-5, twice weekly
-on days 6-15, weekly on days 16-30, then weekly or biweekly. The scorecard is compiled
+on days 6-15, weekly on days 16-30, then weekly or biweekly. Each twice-weekly send and
+each send on the weekly review weekday carries the review pack. The scorecard is compiled
 every day regardless; only sending follows the rhythm.
 """
 
@@ -74,7 +75,9 @@ def cadence_day(cadence: Cadence, calendar: BusinessCalendar, day: dt.date) -> C
         send = weekday == cadence.weekly_on
         if send and rhythm == "biweekly":
             send = (day - _biweekly_anchor(cadence)).days % 14 == 0
-    return CadenceDay(day, number, phase, rhythm, question, send, send and weekday == cadence.weekly_on)
+    # Every twice-weekly send is a review, as is the weekly one: each carries the agenda.
+    review = send and (rhythm == "twice weekly" or weekday == cadence.weekly_on)
+    return CadenceDay(day, number, phase, rhythm, question, send, review)
 
 
 def previous_send_day(cadence: Cadence, calendar: BusinessCalendar, day: dt.date) -> dt.date | None:
@@ -86,6 +89,18 @@ def previous_send_day(cadence: Cadence, calendar: BusinessCalendar, day: dt.date
         if cadence_day(cadence, calendar, probe).send:
             return probe
         probe -= dt.timedelta(days=1)
+    return None
+
+
+def next_review_day(cadence: Cadence, calendar: BusinessCalendar, day: dt.date) -> dt.date | None:
+    """The first review (a send with the review pack) after `day`: when this review's fixes are due."""
+    if cadence.go_live is None:
+        return None
+    probe = max(day, cadence.go_live - dt.timedelta(days=1))
+    for _ in range(366):
+        probe += dt.timedelta(days=1)
+        if cadence_day(cadence, calendar, probe).review_pack:
+            return probe
     return None
 
 

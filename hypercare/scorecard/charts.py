@@ -1,7 +1,8 @@
 """The scorecard's charts as PNG images, drawn from its data dict with matplotlib (Agg).
 
 Figures are built without pyplot, so drawing holds no global state and is safe in a
-scheduler worker. Charts are 640 px wide to fit common mail clients.
+scheduler worker. Charts show 640 px wide to fit common mail clients and are drawn at
+twice that (SCALE) so they stay sharp on high-density screens.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CHART_COLORS = {
 }
 WIDTH_PX = 640
 DPI = 100
+SCALE = 2
 _TEXT = "#1f2937"
 
 
@@ -35,7 +37,7 @@ def _figure(height_px: int) -> Figure:
 
 def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    fig.savefig(buffer, format="png", dpi=DPI * SCALE, facecolor="white")
     return buffer.getvalue()
 
 
@@ -52,7 +54,7 @@ def _style(ax, title: str) -> None:
 
 
 def flow_chart(data: dict) -> bytes:
-    """Fourteen days of new eligible deals and created projects, with missed deals open each day."""
+    """Each day of the hypercare period: new eligible deals and created projects, with missed deals open each day."""
     series = data["series"]
     labels = [dt.date.fromisoformat(d).strftime("%d %b") for d in series["days"]]
     xs = list(range(len(labels)))
@@ -75,7 +77,7 @@ def flow_chart(data: dict) -> bytes:
         )
     ax.set_xticks(xs, labels, rotation=45, ha="right")
     _legend(ax)
-    _style(ax, "Trigger flow, last 14 days")
+    _style(ax, f"Trigger flow, {labels[0]} to {labels[-1]}")
     fig.tight_layout()
     return _png(fig)
 
@@ -105,6 +107,10 @@ def durations_chart(data: dict) -> bytes:
     fig = _figure(260)
     left, right = fig.subplots(1, 2)
     _duration_bars(left, data["durations"]["time_to_owner"], "Time to owner")
+    target = (data.get("targets") or {}).get("time_to_owner_p90")
+    if target is not None:
+        left.axvline(target, color=_TEXT, linestyle="--", linewidth=1)
+        left.text(target, -0.9, f" p90 target {target:g} bd", fontsize=7, color=_TEXT)
     _duration_bars(right, data["durations"]["time_to_kickoff_scheduled"], "Time to kickoff scheduled", legend=False)
     right.tick_params(labelleft=False)
     fig.tight_layout()
@@ -155,30 +161,37 @@ def reasons_chart(data: dict) -> bytes:
     return _png(fig)
 
 
+STATUS_LINE = {"red": "#b91c1c", "amber": "#b45309", "green": "#15803d", "no verdict": "#6b7280"}
+
+
 def health_chart(data: dict) -> bytes:
+    """One small chart per area: open exceptions each day of the hypercare period, in its status colour."""
     lines = data["health"]
-    fig = _figure(300)
-    ax = fig.add_subplot()
-    ys = list(range(len(lines)))
-    height = 0.38
-    ax.barh(
-        [y + height / 2 for y in ys],
-        [h["previous"] or 0 for h in lines],
-        height,
-        color=CHART_COLORS["slate"],
-        label=f"previous ({data['previous_as_of']})",
+    days = [dt.date.fromisoformat(d) for d in data["series"]["days"]]
+    columns = 3
+    rows = -(-len(lines) // columns)
+    fig = _figure(70 + 78 * rows)
+    axes = fig.subplots(rows, columns, sharex=True, squeeze=False)
+    xs = list(range(len(days)))
+    for ax, line in zip(axes.flat, lines, strict=False):
+        points = [(x, v) for x, v in zip(xs, line.get("trend") or [], strict=False) if v is not None]
+        color = STATUS_LINE[line["status"]]
+        if points:
+            ax.plot([x for x, _ in points], [v for _, v in points], color=color, linewidth=1.6)
+            ax.fill_between([x for x, _ in points], [v for _, v in points], color=color, alpha=0.12)
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{line['area']} ({line['status'].upper()}): {line['exceptions']}", fontsize=7.5, loc="left")
+        ax.tick_params(labelsize=6.5)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    for ax in list(axes.flat)[len(lines) :]:
+        ax.set_visible(False)
+    ticks = [0, len(days) - 1] if len(days) > 1 else [0]
+    for ax in axes[-1]:
+        ax.set_xticks(ticks, [days[t].strftime("%d %b") for t in ticks])
+    fig.suptitle(
+        f"Open exceptions per area, each day from {days[0]:%d %b} to {days[-1]:%d %b}", fontsize=9, x=0.01, ha="left"
     )
-    ax.barh(
-        [y - height / 2 for y in ys],
-        [h["exceptions"] for h in lines],
-        height,
-        color=CHART_COLORS["blue"],
-        label="today",
-    )
-    ax.set_yticks(ys, [h["area"] for h in lines])
-    ax.invert_yaxis()
-    _legend(ax)
-    _style(ax, "Open exceptions per monitoring area")
     fig.tight_layout()
     return _png(fig)
 

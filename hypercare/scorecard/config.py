@@ -41,6 +41,9 @@ class ScorecardConfig:
     fix_kind_by_rule: dict[str, str]
     weak_limit: int
     thresholds: dict[str, float]
+    currency: str = "USD"
+    accounts_per_fix: int = 5
+    rule_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def all_recipients(self) -> list[str]:
@@ -54,11 +57,31 @@ class ScorecardConfig:
             raise KeyError(f"scorecard.fix_kind_by_rule has no entry for {rule_id!r} or its area")
         return kind
 
+    def rule_name(self, rule_id: str) -> str:
+        """The rule's plain-language name: its `name` in the rules configuration, else read from its id."""
+        named = self.rule_names.get(rule_id)
+        if named:
+            return named
+        area, _, rest = rule_id.partition(".")
+        return f"{capitalized(plain(area))}: {plain(rest)}" if rest else capitalized(plain(area))
+
     def threshold(self, name: str) -> float:
         try:
             return float(self.thresholds[name])
         except KeyError:
             raise KeyError(f"scorecard.stable_state.thresholds has no {name!r}") from None
+
+
+WORDS = {"ai": "AI", "revops": "RevOps", "cs": "CS", "sla": "SLA", "crm": "CRM", "arr": "ARR", "id": "ID"}
+
+
+def plain(key: str) -> str:
+    """An identifier as words: `workflow_owner` reads "workflow owner", `cs_ops` "CS ops"."""
+    return " ".join(WORDS.get(word, word) for word in key.replace("_", " ").replace(".", " ").split())
+
+
+def capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _weekday(name: Any, where: str) -> int:
@@ -109,6 +132,12 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
         fix_kind_by_rule=by_rule,
         weak_limit=int(stable.get("weak_limit", 2)),
         thresholds=dict(stable.get("thresholds") or {}),
+        currency=str(section.get("currency", "USD")),
+        accounts_per_fix=int(section.get("accounts_per_fix", 5)),
+        rule_names={
+            rule_id: str(rule.extra.get("name") or rule.extra.get("title") or "")
+            for rule_id, rule in ruleset.rules.items()
+        },
     )
     for rule_id in ruleset.rules:
         config.fix_kind(rule_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hypercare.scorecard.context import SEGMENTS, Context
+from hypercare.scorecard.context import Context
 from hypercare.scorecard.formats import fmt
 
 REVIEW_AGENDA = (
@@ -19,7 +19,9 @@ REVIEW_AGENDA = (
 
 def _week_sum(series: dict, metric: str, weeks_back: int) -> tuple[float | None, int]:
     """Sum of a daily metric over one trailing week and how many of its days were evaluated."""
-    window = series[metric][7 * (1 - weeks_back) : 7 * (2 - weeks_back)]
+    values = series[metric]
+    end = len(values) - 7 * weeks_back
+    window = values[max(0, end - 7) : max(0, end)]
     known = [v for v in window if v is not None]
     return (sum(known) if known else None), len(known)
 
@@ -80,6 +82,7 @@ def widgets(c: Context, data: dict) -> list[dict]:
     blockers = next(q for q in queues if q["queue"] == "provisioning_blockers")
     reasons = data["exceptions_by_reason"]
     first_value_rows = durations["time_to_first_value"]
+    shown = 5 if c.previous else 4  # the "Previous" column only when there is a previous scorecard
     out = [
         _widget(
             "eligible_this_week",
@@ -114,15 +117,16 @@ def widgets(c: Context, data: dict) -> list[dict]:
             better="higher",
             note=f"complete before kickoff: {fmt(m('complete_before_kickoff_rate'), 'pct')}",
             table=_table(
-                ["Segment", "At submission", "Before kickoff"],
+                ["Segment or sales team", "At submission", "Before kickoff"],
                 ["text", "pct", "pct"],
                 [
                     [
-                        _label(s),
-                        m("complete_at_handoff_rate", day, "segment", s),
-                        m("complete_before_kickoff_rate", day, "segment", s),
+                        _label(value) if dimension == "segment" else f"team {value}",
+                        m("complete_at_handoff_rate", day, dimension, value),
+                        m("complete_before_kickoff_rate", day, dimension, value),
                     ]
-                    for s in SEGMENTS
+                    for dimension in ("segment", "sales_team")
+                    for value in c.metrics.by(day, "complete_at_handoff_rate", dimension)
                 ],
             ),
         ),
@@ -219,9 +223,14 @@ def widgets(c: Context, data: dict) -> list[dict]:
             previous=sum(r["previous"] or 0 for r in reasons) if c.previous else None,
             note="exceptions are findings of severity warn and above",
             table=_table(
-                ["Reason code", "High/critical", "Warn", "Total", "Previous"],
-                ["text", "int", "int", "int", "int"],
-                [[r["reason_code"], r["high"], r["warn"], r["total"], r["previous"]] for r in reasons],
+                ["Reason code", "High/critical", "Warn", "Total", "Previous"][:shown],
+                ["text", "int", "int", "int", "int"][:shown],
+                [
+                    [_label(r["reason_code"]), r["high"], r["warn"], r["total"], r["previous"]][
+                        : 5 if c.previous else 4
+                    ]
+                    for r in reasons
+                ],
             ),
             chart="reasons",
         ),
@@ -286,15 +295,15 @@ def widgets(c: Context, data: dict) -> list[dict]:
             None,
             kind="text",
             better=None,
-            note="ranked by impact: count, age of the oldest open exception and ARR at risk",
+            note="ranked by impact: count, age of the oldest open exception (business days) and ARR at risk",
             table=_table(
-                ["#", "Fix", "Kind of fix", "Open", "Oldest (days)", "ARR at risk"],
-                ["int", "text", "text", "int", "int", "money"],
+                ["#", "Fix", "Owner", "Open", "Oldest", "ARR at risk"],
+                ["int", "text", "text", "int", "days", "money"],
                 [
                     [
                         f["rank"],
-                        f"{f['rule_id']} / {f['reason_code']}",
-                        f["kind_label"],
+                        f"{f['rule_name']} ({f['reason']})",
+                        ", ".join(f["owners"]),
                         f["findings"],
                         f["oldest_days"],
                         f["arr_at_risk"],
@@ -314,23 +323,15 @@ def widgets(c: Context, data: dict) -> list[dict]:
                 quality["ack_rate"],
                 kind="pct",
                 better="higher",
-                note=f"acknowledged share of {quality['sent']} alerts sent; {quality['reopened']} reopened, "
-                f"{quality['silenced']} silenced (all time)",
+                note=f"acknowledged share of {quality['first_alerts']} alerted episodes from {quality['start']} "
+                f"to {data['as_of']}; {quality['sent']} alerts sent with repeats and escalations, "
+                f"{quality['reopened']} reopened, {quality['silenced']} silenced",
                 table=_table(
-                    ["Rule", "Role", "Sent", "Acked", "Median min to ack", "Resolved", "Reopened", "Silenced"],
-                    ["text", "text", "int", "int", "num", "int", "int", "int"],
+                    ["Rule", "Role", "Sent", "Repeats", "Acked", "Reopened"],
+                    ["text", "text", "int", "int", "int", "int"],
                     [
-                        [
-                            r["rule_id"],
-                            r["owner_role"],
-                            r["sent"],
-                            r["acknowledged"],
-                            r["median_minutes_to_ack"],
-                            r["resolved"],
-                            r["reopened"],
-                            r["silenced"],
-                        ]
-                        for r in quality["rows"][:8]
+                        [r["rule_name"], r["owner"], r["sent"], r["repeats"], r["acknowledged"], r["reopened"]]
+                        for r in quality["rows"]
                     ],
                 ),
             )
@@ -338,7 +339,7 @@ def widgets(c: Context, data: dict) -> list[dict]:
     return out
 
 
-def _top_rules(data: dict, prefixes: tuple[str, ...], limit: int = 3) -> list[str]:
+def _top_rules(c: Context, data: dict, prefixes: tuple[str, ...], limit: int = 3) -> list[str]:
     rows = [
         r
         for r in data["findings_by_rule"]
@@ -350,7 +351,10 @@ def _top_rules(data: dict, prefixes: tuple[str, ...], limit: int = 3) -> list[st
         totals[r["rule_id"]] += r["findings"]
         before[r["rule_id"]] += r["previous"] or 0
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-    return [f"{rule}: {n} open (previous {before[rule]})" for rule, n in ranked]
+    return [
+        f"{c.config.rule_name(rule)}: {n} open" + (f" (previous scorecard {before[rule]})" if c.previous else "")
+        for rule, n in ranked
+    ]
 
 
 def review_pack(c: Context, data: dict) -> dict:
@@ -372,14 +376,14 @@ def review_pack(c: Context, data: dict) -> dict:
         [
             f"Complete at submission {fmt(widgets['complete_at_submission']['value'], 'pct')}; most missing fields: "
             + (", ".join(f"{k} ({int(v or 0)})" for k, v in missing_fields) or "none"),
-            *_top_rules(data, ("trigger.", "handoff.", "contract.")),
+            *_top_rules(c, data, ("trigger.", "handoff.", "contract.")),
         ],
         [
             *(
                 f"{q['label']}: oldest {fmt(q['oldest'], 'days')} ({q['oldest_item']}), {int(q['waiting'])} waiting"
                 for q in queues
             ),
-            *_top_rules(data, ("ownership.", "backlog.", "customer.milestone_aged"), limit=2),
+            *_top_rules(c, data, ("ownership.", "backlog.", "customer.milestone_aged"), limit=2),
         ],
         [
             f"Billing blockers: {widgets['billing_blockers']['value']}",
@@ -390,12 +394,12 @@ def review_pack(c: Context, data: dict) -> dict:
         [
             f"AI correction rate {fmt(widgets['ai_correction_rate']['value'], 'pct')}",
             f"Failed writebacks or sync errors: {int(widgets['failed_writebacks']['value'])}",
-            *_top_rules(data, ("ai.", "writeback.", "audit."), limit=2),
+            *_top_rules(c, data, ("ai.", "writeback.", "audit."), limit=2),
         ],
         [
             *(
-                f"#{f['rank']} {f['rule_id']} ({f['reason_code']}): {f['kind_label']}; "
-                f"owners {', '.join(f['owner_roles'])}"
+                f"#{f['rank']} {f['rule_name']} ({f['reason']}): {f['kind_label']}; "
+                f"owner {', '.join(f['owners'])}, due {data['next_review']}"
                 for f in data["fixes"][:3]
             ),
             f"Agree owner and date for each of the {min(shown, len(data['fixes']))} ranked fixes below"

@@ -4,6 +4,8 @@ The result is a plain JSON-ready dict: it is archived as is, rendered to HTML an
 and drawn as charts, so every number on the page can be traced back to it. The
 "previous period" is the previous scorecard send day of the cadence (the day before
 when there is none); weekly widgets use the trailing seven days ending on the as-of day.
+Daily series cover the hypercare period, from the go-live date (or the last 14 days when
+none is configured) to the as-of day; nothing before go-live is drawn.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import datetime as dt
 import psycopg
 
 from hypercare.areas import AREAS
+from hypercare.calendar import BusinessCalendar
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
-from hypercare.scorecard.cadence import cadence_day, previous_send_day
-from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig
+from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day
+from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
 from hypercare.scorecard.context import SEGMENTS, Context, FindingCounts, MetricTable
 from hypercare.scorecard.dashboard import review_pack, widgets
-from hypercare.scorecard.health import health_lines
+from hypercare.scorecard.health import HEALTH_AREAS, health_lines
+from hypercare.scorecard.summary import summary
 from hypercare.scorecard.verdict import stable_state_verdict
 
 QUEUES = (
@@ -60,6 +64,9 @@ NAMED_METRICS = [
 ]
 
 SERIES_METRICS = ["eligible_deals_new", "projects_created", "missed"]
+SERIES_MAX_DAYS = 90
+ALERT_ROWS_SHOWN = 8
+COUNTED_ALERT_FIELDS = ("first_alerts", "repeats", "sent", "acknowledged", "resolved", "reopened", "silenced")
 
 LOOP_STAGES = (
     ("capture", "Capture"),
@@ -94,15 +101,21 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
     findings = FindingCounts(_fetch(conn, "findings_by_rule", {"days": days}))
     reasons = _fetch(conn, "exceptions_by_reason", {"days": days})
     metrics = MetricTable(_fetch(conn, "metrics", {"days": days, "metrics": NAMED_METRICS}))
-    series = _fetch(
-        conn, "metric_series", {"start": as_of - dt.timedelta(days=13), "end": as_of, "metrics": SERIES_METRICS}
-    )
+    period_start = _period_start(config, as_of)
+    series = _fetch(conn, "metric_series", {"start": period_start, "end": as_of, "metrics": SERIES_METRICS})
+    period_days = [period_start + dt.timedelta(days=i) for i in range((as_of - period_start).days + 1)]
     has_previous = any(day == previous for day, _, _ in runs)
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
-    fixes = _rank_fixes(_fetch(conn, "fixes", {"as_of": as_of}), config)
+    fixes = _rank_fixes(
+        _fetch(conn, "fixes", {"as_of": as_of}),
+        _fetch(conn, "fix_accounts", {"as_of": as_of, "per_fix": config.accounts_per_fix}),
+        config,
+        calendar,
+        as_of,
+    )
     loop = _control_loop(_fetch(conn, "control_loop", {"as_of": as_of}))
     exceptions_total, reopened = _fetch(conn, "reopened_share", {"as_of": as_of})[0]
-    alert_quality = _alert_quality(conn)
+    alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
     verdict = stable_state_verdict(context, reasons, exceptions_total, reopened)
     data = {
         "as_of": as_of.isoformat(),
@@ -115,13 +128,15 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "send_day": cadence.send,
         "cadence_line": cadence.line(),
         "review_day": cadence.review_pack,
+        "next_review": _iso(next_review_day(config.cadence, calendar, as_of)),
         "previous_as_of": _iso(context.previous),
         "week": {"start": _iso(as_of - dt.timedelta(days=6)), "end": as_of.isoformat()},
         "rule_versions": sorted(set(today_runs.values())),
         "previous_rule_versions": sorted({v for day, _, v in runs if day == previous}),
         "areas_evaluated": sorted(today_runs),
         "areas_missing": sorted(set(AREAS) - set(today_runs)),
-        "series": _series(series, as_of),
+        "currency": config.currency,
+        "series": _series(series, period_start, as_of),
         "findings_by_rule": _findings_by_rule(findings, as_of, context.previous),
         "findings_by_area": _findings_by_area(findings, as_of, context.previous),
         "exceptions_by_reason": _reasons(reasons, as_of, context.previous),
@@ -133,13 +148,24 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "fixes": fixes,
         "alert_quality": alert_quality,
     }
+    _add_area_trends(data, FindingCounts(_fetch(conn, "findings_by_rule", {"days": period_days})), period_days)
+    data["targets"] = {"time_to_owner_p90": config.threshold("time_to_owner_p90_max")}
     data["widgets"] = widgets(context, data)
     data["review"] = review_pack(context, data) if cadence.review_pack else None
+    data["summary"] = summary(data)
     return data
 
 
-def _series(rows: list[tuple], as_of: dt.date) -> dict:
-    days = [as_of - dt.timedelta(days=13 - i) for i in range(14)]
+def _period_start(config: ScorecardConfig, as_of: dt.date) -> dt.date:
+    """First day of the daily series: go-live, or 14 days back without one (or before it)."""
+    go_live = config.cadence.go_live
+    if go_live is not None and go_live <= as_of:
+        return max(go_live, as_of - dt.timedelta(days=SERIES_MAX_DAYS - 1))
+    return as_of - dt.timedelta(days=13)
+
+
+def _series(rows: list[tuple], start: dt.date, as_of: dt.date) -> dict:
+    days = [start + dt.timedelta(days=i) for i in range((as_of - start).days + 1)]
     values = {(day, metric): value for day, metric, value in rows}
     evaluated = {day for day, _, _ in rows}
     return {
@@ -149,6 +175,15 @@ def _series(rows: list[tuple], as_of: dt.date) -> dict:
             for metric in SERIES_METRICS
         },
     }
+
+
+def _add_area_trends(data: dict, findings: FindingCounts, days: list[dt.date]) -> None:
+    """Each health line's exceptions per day over the series' days (None where its areas were not evaluated)."""
+    evaluated = {day for day in days if findings.by_rule(day)}
+    by_key = {area.key: area for area in HEALTH_AREAS}
+    for line in data["health"]:
+        area = by_key[line["key"]]
+        line["trend"] = [findings.count(day, area.rules) if day in evaluated else None for day in days]
 
 
 def _findings_by_rule(findings: FindingCounts, as_of: dt.date, previous: dt.date | None) -> list[dict]:
@@ -194,8 +229,8 @@ def _reasons(rows: list[tuple], as_of: dt.date, previous: dt.date | None) -> lis
     return out
 
 
-def _duration_rows(metrics: MetricTable, day: dt.date, name: str) -> list[dict]:
-    views = [("All", "all", "all")] + [(s.replace("_", " "), "segment", s) for s in SEGMENTS]
+def _duration_rows(metrics: MetricTable, day: dt.date, name: str, segments: list[str]) -> list[dict]:
+    views = [("All", "all", "all")] + [(s.replace("_", " "), "segment", s) for s in segments]
     views.append(("High value", "high_value", "true"))
     rows = []
     for label, dimension, value in views:
@@ -206,10 +241,10 @@ def _duration_rows(metrics: MetricTable, day: dt.date, name: str) -> list[dict]:
 
 
 def _durations(metrics: MetricTable, day: dt.date) -> dict:
-    return {
-        name: _duration_rows(metrics, day, name)
-        for name in ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
-    }
+    names = ("time_to_owner", "time_to_kickoff_scheduled", "time_to_first_value")
+    # Every segment the day measured, "unknown" included: a row missing its segment is shown, not dropped.
+    segments = sorted(set(SEGMENTS).union(*(metrics.by(day, f"{name}.p50", "segment") for name in names)))
+    return {name: _duration_rows(metrics, day, name, segments) for name in names}
 
 
 def _queues(metrics: MetricTable, day: dt.date) -> list[dict]:
@@ -241,22 +276,39 @@ def _control_loop(rows: list[tuple]) -> dict:
     return {"stages": stages, "value_reached": counts.get("value_reached", (0, 0))[0]}
 
 
-def _rank_fixes(rows: list[tuple], config: ScorecardConfig) -> list[dict]:
+def business_days_since(calendar: BusinessCalendar, since: dt.date, as_of: dt.date) -> int:
+    """Business days from `since` to `as_of`: the business days after `since`, up to and including `as_of`."""
+    return sum(calendar.is_business_day(since + dt.timedelta(days=i)) for i in range(1, (as_of - since).days + 1))
+
+
+def _rank_fixes(
+    rows: list[tuple], accounts: list[tuple], config: ScorecardConfig, calendar: BusinessCalendar, as_of: dt.date
+) -> list[dict]:
     ranking = config.fix_ranking
     severity_names = {v: k for k, v in SEVERITY_RANK.items()}
+    behind: dict[tuple[str, str], list[dict]] = {}
+    for rule_id, reason, account_id, onboarding_id, arr in accounts:
+        behind.setdefault((rule_id, reason), []).append(
+            {"account_id": account_id, "onboarding_id": onboarding_id, "arr": float(arr or 0.0)}
+        )
     fixes = [
         {
             "rule_id": rule_id,
+            "rule_name": config.rule_name(rule_id),
             "reason_code": reason,
+            "reason": plain(reason),
             "findings": findings,
             "customers": customers,
+            "onboardings": onboardings,
             "high_value": high_value,
             "severity": severity_names[severity_rank],
-            "oldest_days": int(oldest_days),
+            "oldest_days": business_days_since(calendar, as_of - dt.timedelta(days=int(oldest_days)), as_of),
             "oldest_subject": oldest_subject,
             "arr_at_risk": float(arr or 0.0),
             "owner_roles": owner_roles.split(",") if owner_roles else [],
+            "owners": [capitalized(plain(role)) for role in owner_roles.split(",")] if owner_roles else [],
             "kind": config.fix_kind(rule_id),
+            "accounts": behind.get((rule_id, reason), []),
         }
         for (
             rule_id,
@@ -269,6 +321,7 @@ def _rank_fixes(rows: list[tuple], config: ScorecardConfig) -> list[dict]:
             oldest_subject,
             arr,
             owner_roles,
+            onboardings,
         ) in rows
     ]
     largest = {
@@ -290,30 +343,53 @@ def _rank_fixes(rows: list[tuple], config: ScorecardConfig) -> list[dict]:
     return fixes
 
 
-def _alert_quality(conn: psycopg.Connection) -> dict | None:
-    """Rows of the alerting view when it exists; None keeps the widget out."""
+def _alert_quality(
+    conn: psycopg.Connection, config: ScorecardConfig, start: dt.date, as_of: dt.date, until: dt.datetime
+) -> dict | None:
+    """Alerts of the runs from `start` to `as_of` (acknowledged before `until`); None when alerting is absent.
+
+    The first rows by volume are shown; the rest fold into one "other rules" row so the
+    rows always add up to the totals.
+    """
     (exists,) = _fetch(conn, "alert_quality_exists", {})[0]
     if not exists:
         return None
     rows = [
         {
             "rule_id": rule_id,
+            "rule_name": config.rule_name(rule_id),
             "owner_role": role,
-            "sent": int(sent or 0),
-            "acknowledged": int(acked or 0),
+            "owner": capitalized(plain(role)),
+            "first_alerts": int(first),
+            "repeats": int(repeats) + int(escalations),
+            "sent": int(first) + int(repeats) + int(escalations),
+            "acknowledged": int(acked),
             "median_minutes_to_ack": None if median is None else float(median),
-            "resolved": int(resolved or 0),
-            "reopened": int(reopened or 0),
-            "silenced": int(silenced or 0),
+            "resolved": int(resolved),
+            "reopened": int(reopened),
+            "silenced": int(silenced),
         }
-        for rule_id, role, sent, acked, median, resolved, reopened, silenced in _fetch(conn, "alert_quality", {})
+        for rule_id, role, first, repeats, escalations, acked, median, resolved, reopened, silenced in _fetch(
+            conn, "alert_quality", {"start": start, "as_of": as_of, "until": until}
+        )
     ]
-    sent = sum(r["sent"] for r in rows)
+    totals = {key: sum(r[key] for r in rows) for key in COUNTED_ALERT_FIELDS}
+    shown, hidden = rows[:ALERT_ROWS_SHOWN], rows[ALERT_ROWS_SHOWN:]
+    if hidden:
+        shown.append(
+            {
+                "rule_id": None,
+                "rule_name": f"{len(hidden)} other rule and role pairs",
+                "owner_role": None,
+                "owner": "",
+                "median_minutes_to_ack": None,
+                **{key: sum(r[key] for r in hidden) for key in COUNTED_ALERT_FIELDS},
+            }
+        )
     return {
-        "rows": rows,
-        "sent": sent,
-        "acknowledged": sum(r["acknowledged"] for r in rows),
-        "ack_rate": (sum(r["acknowledged"] for r in rows) / sent) if sent else None,
-        "reopened": sum(r["reopened"] for r in rows),
-        "silenced": sum(r["silenced"] for r in rows),
+        "start": start.isoformat(),
+        "rows": shown,
+        "hidden_rows": len(hidden),
+        **totals,
+        "ack_rate": totals["acknowledged"] / totals["first_alerts"] if totals["first_alerts"] else None,
     }

@@ -14,7 +14,7 @@ from functools import cache
 import jinja2
 
 from hypercare import INCLUDE_DIR
-from hypercare.scorecard.formats import STATUS_COLORS, fmt, trend
+from hypercare.scorecard.formats import STATUS_COLORS, STATUS_LABELS, decisive_digits, fmt, trend
 from hypercare.scorecard.mail import content_id
 
 TEMPLATES_DIR = INCLUDE_DIR / "templates"
@@ -37,6 +37,13 @@ def environment() -> jinja2.Environment:
     env.filters["long_date"] = long_date
     env.globals["trend"] = trend
     env.globals["status_colors"] = STATUS_COLORS
+    env.globals["status_labels"] = STATUS_LABELS
+    env.globals["decisive_digits"] = decisive_digits
+    env.globals["answer_colors"] = {
+        "strong": STATUS_COLORS["green"],
+        "weak": STATUS_COLORS["red"],
+        "not enough data yet": STATUS_COLORS["no verdict"],
+    }
     return env
 
 

@@ -1,19 +1,39 @@
 """The stable-state verdict: the guide's ten questions, each strong or weak with its evidence.
 
-Thresholds are configuration (`scorecard.stable_state.thresholds`). A measurement that
-cannot be taken yet (no kickoff completed, no previous period) counts as weak: the guide
-moves to steady state only when the evidence supports it.
+Thresholds are configuration (`scorecard.stable_state.thresholds`). A question whose
+measurement cannot be taken yet (no kickoff completed, no previous period) reads "not
+enough data yet": it is not counted as weak, but it is not strong either, so it still
+holds back expansion: the guide moves to steady state only when the evidence supports it.
 """
 
 from __future__ import annotations
 
 from hypercare.scorecard.context import Context
-from hypercare.scorecard.formats import fmt
+from hypercare.scorecard.formats import fmt_against
 
 
 def _check(label: str, value: float | None, op: str, threshold: float, kind: str = "int") -> dict:
     ok = value is not None and (value <= threshold if op == "<=" else value >= threshold)
-    return {"label": label, "value": value, "op": op, "threshold": threshold, "format": kind, "ok": ok}
+    shown, limit = fmt_against(value, threshold, kind)
+    return {
+        "label": label,
+        "value": value,
+        "op": op,
+        "threshold": threshold,
+        "format": kind,
+        "ok": ok,
+        "measured": value is not None,
+        "shown": shown,
+        "limit": limit,
+    }
+
+
+def _answer(checks: list[dict]) -> str:
+    if all(check["ok"] for check in checks):
+        return "strong"
+    if any(not check["ok"] and check["measured"] for check in checks):
+        return "weak"
+    return "not enough data yet"
 
 
 def _share(part: float, whole: float) -> float:
@@ -187,7 +207,9 @@ def stable_state_verdict(c: Context, reasons: list[tuple], exceptions_total: int
             "Repeated exceptions become prioritized fixes, not folklore",
             [
                 _check(
-                    f"exception growth vs previous period ({fmt(previous_exceptions)} -> {exceptions_total})",
+                    f"exception growth vs previous scorecard ({previous_exceptions} -> {exceptions_total})"
+                    if previous_exceptions is not None
+                    else f"exception growth vs previous scorecard ({exceptions_total} now)",
                     growth,
                     "<=",
                     t("exception_growth_max"),
@@ -208,21 +230,34 @@ def stable_state_verdict(c: Context, reasons: list[tuple], exceptions_total: int
             "number": i,
             "question": question,
             "stable_signal": signal,
-            "strong": all(check["ok"] for check in checks),
+            "strong": _answer(checks) == "strong",
+            "answer": _answer(checks),
             "checks": checks,
         }
         for i, (question, signal, checks) in enumerate(questions, start=1)
     ]
-    weak = sum(not a["strong"] for a in answers)
-    expand = weak < c.config.weak_limit
+    weak = sum(a["answer"] == "weak" for a in answers)
+    unmeasured = sum(a["answer"] == "not enough data yet" for a in answers)
+    limit = c.config.weak_limit
+    expand = weak < limit and not unmeasured
+    if expand:
+        message = "Stable enough to consider expanding automation"
+        flip = f"{limit - weak} more weak question{'s' if limit - weak > 1 else ''} would stop expansion"
+    elif weak >= limit:
+        message = f"Do not expand automation: {weak} of 10 questions are weak"
+        flip = f"{weak - limit + 1} fewer weak question{'s' if weak - limit + 1 > 1 else ''} would allow expansion"
+        if unmeasured:
+            flip += f" once the {unmeasured} without enough data are measured"
+    else:
+        message = f"Do not expand automation yet: {unmeasured} question{'s' if unmeasured > 1 else ''} lack data"
+        flip = "expansion needs every question measured and fewer than " + f"{limit} weak"
     return {
         "questions": answers,
         "weak": weak,
-        "weak_limit": c.config.weak_limit,
+        "strong": sum(a["answer"] == "strong" for a in answers),
+        "unmeasured": unmeasured,
+        "weak_limit": limit,
         "expand_automation": expand,
-        "message": (
-            "Stable enough to consider expanding automation"
-            if expand
-            else f"Do not expand automation: {weak} of 10 questions are weak"
-        ),
+        "message": message,
+        "flip": flip,
     }

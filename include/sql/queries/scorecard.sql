@@ -87,11 +87,31 @@ select t.rule_id, t.reason_code,
        coalesce(max(%(as_of)s::date - e.opened_on), 0) as oldest_days,
        (array_agg(t.subject_key order by e.opened_on nulls last, t.subject_key))[1] as oldest_subject,
        coalesce(max(a.arr_at_risk), 0) as arr_at_risk,
-       (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles
+       (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles,
+       count(distinct t.onboarding_id) as onboardings
 from today t
 left join episodes e on e.finding_id = t.finding_id
 left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
 group by t.rule_id, t.reason_code;
+
+-- name: fix_accounts
+-- The accounts behind each fix (rule, reason code) of the day, largest ARR first, at most
+-- %(per_fix)s per fix.
+with behind as (
+    select distinct o.rule_id, o.reason_code, d.account_id, o.onboarding_id, d.arr::double precision as arr
+    from hypercare.finding_occurrences o
+    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
+    where o.as_of = %(as_of)s and o.severity <> 'info'
+),
+ranked as (
+    select *, row_number() over (
+        partition by rule_id, reason_code order by arr desc, account_id, onboarding_id nulls last) as n
+    from behind
+)
+select rule_id, reason_code, account_id, onboarding_id, arr
+from ranked
+where n <= %(per_fix)s
+order by rule_id, reason_code, n;
 
 -- name: control_loop
 -- Where each open customer journey sits in the control loop on the day, from the
@@ -184,9 +204,75 @@ group by j.stage;
 select to_regclass('hypercare.alert_quality') is not null;
 
 -- name: alert_quality
-select rule_id, owner_role, sent, acknowledged, median_minutes_to_ack, resolved, reopened, silenced
-from hypercare.alert_quality
-order by sent desc, rule_id, owner_role;
+-- Alerts of the runs from %(start)s up to the scorecard's day, per rule and role: episodes
+-- first notified (firing), repeats and escalations sent, episodes acknowledged by the end
+-- of that day, reopened episodes and silenced ones. Nothing after the scorecard's day counts.
+with sent as (
+    select rule_id, owner_role, finding_id, episode_on, kind, silenced, sent_at
+    from hypercare.alert_outbox
+    where status = 'sent' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+),
+firing as (
+    select rule_id, owner_role, finding_id, episode_on, min(sent_at) as first_sent_at
+    from sent
+    where kind = 'firing'
+    group by rule_id, owner_role, finding_id, episode_on
+),
+first_episode as (
+    select finding_id, min(event_on) as first_on
+    from hypercare.finding_events
+    where event = 'opened'
+    group by finding_id
+),
+episodes as (
+    select f.rule_id, f.owner_role, f.finding_id, f.episode_on,
+           extract(epoch from a.acknowledged_at - f.first_sent_at) / 60 as minutes_to_ack,
+           a.finding_id is not null as acknowledged,
+           f.episode_on > coalesce(fe.first_on, f.episode_on) as reopened
+    from firing f
+    left join first_episode fe on fe.finding_id = f.finding_id
+    left join hypercare.alert_acks a
+           on a.finding_id = f.finding_id and a.episode_on = f.episode_on and a.acknowledged_at < %(until)s
+),
+per_role as (
+    select rule_id, owner_role,
+           count(*) as first_alerts,
+           count(*) filter (where acknowledged) as acknowledged,
+           percentile_cont(0.5) within group (order by minutes_to_ack) as median_minutes_to_ack,
+           count(*) filter (where reopened) as reopened
+    from episodes
+    group by rule_id, owner_role
+),
+follow_ups as (
+    select rule_id, owner_role,
+           count(*) filter (where kind = 'repeat') as repeats,
+           count(*) filter (where kind = 'escalation') as escalations,
+           count(*) filter (where kind = 'resolved') as resolved
+    from sent
+    group by rule_id, owner_role
+),
+silenced as (
+    select rule_id, owner_role, count(distinct (finding_id, episode_on)) as silenced
+    from hypercare.alert_outbox
+    where silenced and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+    group by rule_id, owner_role
+),
+keys as (
+    select rule_id, owner_role from per_role
+    union select rule_id, owner_role from follow_ups
+    union select rule_id, owner_role from silenced
+)
+select k.rule_id, k.owner_role,
+       coalesce(p.first_alerts, 0) as first_alerts, coalesce(u.repeats, 0) as repeats,
+       coalesce(u.escalations, 0) as escalations, coalesce(p.acknowledged, 0) as acknowledged,
+       p.median_minutes_to_ack, coalesce(u.resolved, 0) as resolved, coalesce(p.reopened, 0) as reopened,
+       coalesce(x.silenced, 0) as silenced
+from keys k
+left join per_role p using (rule_id, owner_role)
+left join follow_ups u using (rule_id, owner_role)
+left join silenced x using (rule_id, owner_role)
+order by coalesce(p.first_alerts, 0) + coalesce(u.repeats, 0) + coalesce(u.escalations, 0) desc,
+         k.rule_id, k.owner_role;
 
 -- name: archive
 -- One row per as-of date: compiling a day again replaces its row, keeping when and to
