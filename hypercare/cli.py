@@ -126,25 +126,76 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_rules_diff(args) -> int:
-    from hypercare.ruleset import load_ruleset
+    from hypercare.ruleset import SCOPES, load_ruleset, scoped_content
 
     ruleset = load_ruleset(args.rules)
     with db.connect(args.db) as conn:
         db.migrate(conn)
         row = conn.execute(
-            "select version, content from hypercare.rule_sets where version = coalesce(%s, ("
+            "select version, content, covers from hypercare.rule_sets where version = coalesce(%s, ("
             "  select rule_version from hypercare.evaluation_runs order by as_of desc, evaluated_at desc limit 1))",
             (args.against,),
         ).fetchone()
+        others = {
+            scope: conn.execute(
+                "select version, content from hypercare.config_versions where scope = %s "
+                "order by registered_at desc limit 1",
+                (scope,),
+            ).fetchone()
+            for scope in SCOPES
+            if scope != "rules"
+        }
     if row is None:
         print(f"rules file version {ruleset.version}; no stored rule set to compare with")
         return 0
-    version, stored = row
-    changes = _diff(stored, json.loads(json.dumps(ruleset.content, default=str)))
+    version, stored, covers = row
+    if covers == "whole_file":
+        stored = scoped_content(stored, "rules")
+    changes = _diff(stored, _plain(ruleset.scoped_content("rules")))
     print(f"stored {version} -> file {ruleset.version}: {len(changes)} change(s)")
     for line in changes:
         print(f"  {line}")
+    if changes:
+        print("  these change findings: preview with `hypercare rules impact`, then backfill with `hypercare evaluate`")
+    for scope, stored_scope in others.items():
+        if stored_scope is None:
+            continue
+        scope_changes = _diff(stored_scope[1], _plain(ruleset.scoped_content(scope)))
+        if scope_changes:
+            print(
+                f"{scope}: stored {stored_scope[0]} -> file {ruleset.versions[scope]}: {len(scope_changes)} change(s)"
+                " (findings keep their rule-set version)"
+            )
+            for line in scope_changes:
+                print(f"  {line}")
     return 0
+
+
+def cmd_rules_impact(args) -> int:
+    from hypercare.impact import preview_impact, window_of_runs
+    from hypercare.ruleset import load_ruleset
+
+    proposed = load_ruleset(args.rules)
+    with db.connect(args.db, autocommit=True) as conn:
+        db.migrate(conn)
+        window = (args.date_from, args.date_to)
+        if not all(window):
+            if any(window):
+                raise SystemExit("give both --from and --to, or neither (every evaluated day)")
+            window = window_of_runs(conn)
+            if window is None:
+                raise SystemExit("no evaluated days in the store: give --from and --to")
+        report = preview_impact(conn, proposed, *window, actor=args.actor)
+    print(report.table())
+    if args.out:
+        for path in report.write(args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+def _plain(content: dict) -> dict:
+    """Content as stored in the audit store (JSON types)."""
+    return json.loads(json.dumps(content, default=str))
 
 
 def cmd_scorecard(args) -> int:
@@ -328,6 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path)
     p.add_argument("--against", help="stored version (default: the one of the latest run)")
     p.set_defaults(func=cmd_rules_diff)
+    p = rules_sub.add_parser(
+        "impact", help="preview what a rules file would change over a window of days (nothing is written)"
+    )
+    p.add_argument("--rules", type=Path, required=True, help="the proposed rules configuration")
+    p.add_argument("--from", dest="date_from", type=_date, help="first day (default: the first evaluated day)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last day (default: the last evaluated day)")
+    p.add_argument("--out", type=Path, help="write impact.json, impact_rules.csv and impact_customers.csv here")
+    p.add_argument("--actor", default="cli:impact-preview", help="who runs it (recorded only in rolled-back rows)")
+    p.set_defaults(func=cmd_rules_impact)
     return parser
 
 

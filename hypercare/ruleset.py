@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,11 @@ class RuleSet:
     handoff_required_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unknown_segment: str = "enterprise"
     ingest: IngestSettings = field(default_factory=IngestSettings)
-    versions: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def versions(self) -> dict[str, str]:
+        """Every scope's version, from the content (`version` is the one of scope `rules`)."""
+        return scope_versions(self.content)
 
     @property
     def alerting_version(self) -> str:
@@ -201,10 +206,9 @@ def parse_ruleset(source: str) -> RuleSet:
         raise ValueError(f"unknown section(s) {unknown}; known: {sorted(SECTION_SCOPE)}")
     check_ruleset(content)
     reason_codes = load_contract().reason_codes
-    versions = scope_versions(content)
     go_live = content.get("hypercare", {}).get("go_live")
     return RuleSet(
-        version=versions["rules"],
+        version=scope_versions(content)["rules"],
         calendar=BusinessCalendar.from_config(content.get("calendar", {})),
         high_value_arr=float(content["high_value"]["arr_threshold"]),
         go_live=dt.date.fromisoformat(str(go_live)) if go_live else None,
@@ -216,7 +220,6 @@ def parse_ruleset(source: str) -> RuleSet:
         },
         unknown_segment=content.get("unknown_segment", "enterprise"),
         ingest=IngestSettings.from_config(content.get("ingest") or {}),
-        versions=versions,
     )
 
 

@@ -28,6 +28,7 @@ OUTBOX_STAGE: dict[str, pl.DataType] = {
     "recipient": pl.String,
     "payload": pl.String,
     "next_attempt_at": pl.Datetime("us", "UTC"),
+    "routing_version": pl.String,
 }
 
 AREA_DAGS = {"audit": "crosscutting", "backlog": "crosscutting", "contract": "ingest"}
@@ -79,7 +80,7 @@ def enqueue_run(
     area's newest run never pages about the past.
     """
     queries = named_queries("alerts")
-    params = {"as_of": as_of, "area": area}
+    params = {"as_of": as_of, "area": area, "routing_version": ruleset.alerting_version}
     conn.execute(queries["drop_unsent_of_run"], params)
     latest = conn.execute(queries["latest_run"], params).fetchone()[0]
     if latest is not None and as_of < latest:
@@ -123,6 +124,7 @@ def enqueue_run(
                     "recipient": recipient.address,
                     "payload": json.dumps(payload, default=str),
                     "next_attempt_at": None,
+                    "routing_version": ruleset.alerting_version,
                 }
             )
     queued = _insert(conn, rows, queries)
@@ -132,6 +134,9 @@ def enqueue_run(
 
 def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datetime) -> int:
     """Queue repeats of open, unacknowledged alerts and escalations of unacknowledged ones."""
+    from hypercare.store import register_config_versions
+
+    register_config_versions(conn, ruleset, ("alerting",))
     queries = named_queries("alerts")
     alerting = ruleset.content["alerting"]
     repeat_hours = float(alerting["repeat_interval_business_hours"])
@@ -154,6 +159,7 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
             "severity": record["severity"],
             "payload": record["payload"],
             "next_attempt_at": None,
+            "routing_version": ruleset.alerting_version,
         }
         if cal.business_days_between(record["last_sent_at"], now) * 24 >= repeat_hours:
             rows.append(

@@ -41,6 +41,7 @@ class ScorecardConfig:
     fix_kind_by_rule: dict[str, str]
     weak_limit: int
     thresholds: dict[str, float]
+    version: str | None = None  # of the configuration's `scorecard` scope, recorded on archived scorecards
 
     @property
     def all_recipients(self) -> list[str]:
@@ -109,6 +110,7 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
         fix_kind_by_rule=by_rule,
         weak_limit=int(stable.get("weak_limit", 2)),
         thresholds=dict(stable.get("thresholds") or {}),
+        version=ruleset.scorecard_version,
     )
     for rule_id in ruleset.rules:
         config.fix_kind(rule_id)

@@ -31,10 +31,10 @@ where o.as_of = %(as_of)s and o.area = %(area)s and o.alert;
 -- announced (or is still waiting to be).
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
-    recipient, payload)
+    recipient, payload, routing_version)
 select md5(f.finding_id::text || '|resolved|' || f.episode_on || '|' || f.recipient)::uuid,
        f.finding_id, 'resolved', f.episode_on, 0, %(as_of)s, %(area)s, f.rule_id, f.severity, f.owner_role,
-       f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text)
+       f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text), %(routing_version)s
 from (
     select distinct on (x.finding_id, x.recipient) x.*
     from hypercare.alert_outbox x
@@ -52,10 +52,10 @@ on conflict (notification_id) do nothing;
 -- name: insert_staged
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
-    recipient, payload, next_attempt_at)
+    recipient, payload, next_attempt_at, routing_version)
 select md5(finding_id || '|' || kind || '|' || episode_on || '|' || step || '|' || recipient)::uuid,
        finding_id::uuid, kind, episode_on, step, as_of, area, rule_id, severity, owner_role, recipient,
-       payload::jsonb, coalesce(next_attempt_at, '-infinity')
+       payload::jsonb, coalesce(next_attempt_at, '-infinity'), routing_version
 from stage_outbox
 on conflict (notification_id) do nothing;
 
