@@ -172,20 +172,13 @@ def cmd_rules_diff(args) -> int:
 
 
 def cmd_rules_impact(args) -> int:
-    from hypercare.impact import preview_impact, window_of_runs
+    from hypercare.impact import preview_window
     from hypercare.ruleset import load_ruleset
 
     proposed = load_ruleset(args.rules)
     with db.connect(args.db, autocommit=True) as conn:
         db.migrate(conn)
-        window = (args.date_from, args.date_to)
-        if not all(window):
-            if any(window):
-                raise SystemExit("give both --from and --to, or neither (every evaluated day)")
-            window = window_of_runs(conn)
-            if window is None:
-                raise SystemExit("no evaluated days in the store: give --from and --to")
-        report = preview_impact(conn, proposed, *window, actor=args.actor)
+        report = preview_window(conn, proposed, args.date_from, args.date_to, actor=args.actor)
     print(report.table())
     if args.out:
         for path in report.write(args.out):

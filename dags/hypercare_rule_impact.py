@@ -1,0 +1,61 @@
+"""Airflow DAG hypercare_rule_impact: what a changed rules file would do, before a backfill runs it."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+from common.hypercare_tasks import DEFAULT_ARGS, START_DATE, db_url
+
+DOC = """
+### hypercare_rule_impact
+Owner: **hypercare-data-eng**; read by whoever changes `include/rules.yaml` and by RevOps before a backfill.
+
+Triggered by hand with a proposed rules file (`rules_file`) and optionally a window
+(`date_from`, `date_to`; default every evaluated day). It re-evaluates the window under
+the proposed rule set in one transaction that is rolled back, exactly as a backfill
+would run, and reports per rule the findings added, removed and unchanged, customers
+newly and no longer flagged (segment, ARR at stake), alerts that would have fired and
+severity changes. Nothing is written to the audit store. The table is in the task log;
+`impact.json`, `impact_rules.csv` and `impact_customers.csv` are written under
+`HYPERCARE_HOME/impact/<run id>/`. Same as `hypercare rules impact --rules FILE`.
+"""
+
+
+@dag(
+    dag_id="hypercare_rule_impact",
+    schedule=None,
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["hypercare", "monitoring"],
+    doc_md=DOC,
+    params={
+        "rules_file": Param(type="string", description="the proposed rules configuration"),
+        "date_from": Param(None, type=["null", "string"], format="date", description="first day of the window"),
+        "date_to": Param(None, type=["null", "string"], format="date", description="last day of the window"),
+    },
+)
+def hypercare_rule_impact():
+    @task
+    def preview_impact(**context) -> dict:
+        import datetime as dt
+        import re
+
+        from hypercare.db import hypercare_home
+        from hypercare.impact import preview_to_files
+
+        params = context["params"]
+        days = [dt.date.fromisoformat(params[k]) if params.get(k) else None for k in ("date_from", "date_to")]
+        run_dir = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
+        return preview_to_files(
+            db_url(),
+            params["rules_file"],
+            hypercare_home() / "impact" / run_dir,
+            *days,
+            actor=f"airflow:{context['dag'].dag_id}",
+        )
+
+    preview_impact()
+
+
+hypercare_rule_impact()
