@@ -136,15 +136,7 @@ def cmd_rules_diff(args) -> int:
             "  select rule_version from hypercare.evaluation_runs order by as_of desc, evaluated_at desc limit 1))",
             (args.against,),
         ).fetchone()
-        others = {
-            scope: conn.execute(
-                "select version, content from hypercare.config_versions where scope = %s "
-                "order by registered_at desc limit 1",
-                (scope,),
-            ).fetchone()
-            for scope in SCOPES
-            if scope != "rules"
-        }
+        others = {scope: _version_in_use(conn, scope) for scope in SCOPES if scope != "rules"}
     if row is None:
         print(f"rules file version {ruleset.version}; no stored rule set to compare with")
         return 0
@@ -184,6 +176,25 @@ def cmd_rules_impact(args) -> int:
         for path in report.write(args.out):
             print(f"wrote {path}")
     return 0
+
+
+# The version of a scope last put to use: on the newest notification, the newest scorecard.
+_IN_USE = {
+    "alerting": "select routing_version from hypercare.alert_outbox where routing_version is not null "
+    "order by created_at desc limit 1",
+    "scorecard": "select config_version from hypercare.scorecards where config_version is not null "
+    "order by compiled_at desc limit 1",
+}
+
+
+def _version_in_use(conn, scope: str) -> tuple[str, dict] | None:
+    """(version, content) of `scope` last used, else last registered; None when none is stored."""
+    used = conn.execute(_IN_USE[scope]).fetchone() if scope in _IN_USE else None
+    return conn.execute(
+        "select version, content from hypercare.config_versions where scope = %s "
+        "order by version = %s desc, registered_at desc limit 1",
+        (scope, used[0] if used else None),
+    ).fetchone()
 
 
 def _plain(content: dict) -> dict:

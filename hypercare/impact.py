@@ -45,7 +45,17 @@ RULE_COLUMNS = (
     "alerts_before",
     "alerts_after",
 )
-CUSTOMER_COLUMNS = ("change", "customer", "opportunity_id", "account_name", "segment", "arr", "rules")
+CUSTOMER_COLUMNS = (
+    "change",
+    "rule_id",
+    "customer",
+    "opportunity_id",
+    "account_name",
+    "segment",
+    "arr",
+    "flagged_by_any_rule_before",
+    "flagged_by_any_rule_after",
+)
 
 
 @dataclass
@@ -70,6 +80,15 @@ class ImpactReport:
     @property
     def changed_rules(self) -> list[dict]:
         return [r for r in self.rules if r["added"] or r["removed"] or r["alerts_before"] != r["alerts_after"]]
+
+    def customers_overall(self, before: bool, after: bool) -> list[dict]:
+        """Customers flagged by some rule (before, after) as given, once each."""
+        found = {
+            c["customer"]: c
+            for c in self.customers
+            if c["flagged_by_any_rule_before"] is before and c["flagged_by_any_rule_after"] is after
+        }
+        return list(found.values())
 
     def as_json(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -110,8 +129,8 @@ class ImpactReport:
             ]
         else:
             lines.append("severity changes: none")
-        newly = [c for c in self.customers if c["change"] == "newly_flagged"]
-        cleared = [c for c in self.customers if c["change"] == "no_longer_flagged"]
+        newly = self.customers_overall(before=False, after=True)
+        cleared = self.customers_overall(before=True, after=False)
         lines.append(
             f"customers newly flagged by any rule: {len(newly)} ({_segments(newly)}), ARR at stake "
             f"{_money(newly)}; no longer flagged by any rule: {len(cleared)} ({_segments(cleared)}), "

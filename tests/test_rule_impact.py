@@ -122,6 +122,11 @@ def test_preview_matches_a_real_backfill_and_leaves_the_store_byte_identical(db_
     missed = rules["trigger.missed_eligible"]
     assert missed["removed"] > 0 and missed["added"] == 0
     assert missed["no_longer_flagged"] > 0 and missed["no_longer_flagged_arr"] > 0
+    cleared = [c for c in report.customers if c["rule_id"] == "trigger.missed_eligible"]
+    assert {c["change"] for c in cleared} == {"no_longer_flagged"}
+    assert len(cleared) == missed["no_longer_flagged"]
+    assert sum(c["arr"] for c in cleared) == pytest.approx(missed["no_longer_flagged_arr"])
+    assert all(c["segment"] and c["account_name"] for c in cleared)
     assert missed["alerts_after"] < missed["alerts_before"]
     assert all(r["added"] == r["removed"] == 0 for r in report.rules if r["rule_id"].startswith("ownership."))
     assert report.severity_changes == [
@@ -290,4 +295,4 @@ def test_cli_prints_the_table_and_writes_json_and_csv(db_url, month, tmp_path):
     header = (out / "impact_rules.csv").read_text().splitlines()[0]
     assert header.startswith("rule_id,findings_before,findings_after,added,removed,unchanged,newly_flagged")
     assert len((out / "impact_rules.csv").read_text().splitlines()) == len(report["rules"]) + 1
-    assert (out / "impact_customers.csv").read_text().startswith("change,customer,opportunity_id,account_name")
+    assert (out / "impact_customers.csv").read_text().startswith("change,rule_id,customer,opportunity_id,account_name")

@@ -107,21 +107,24 @@ where snapshot_date between %(date_from)s and %(date_to)s and opportunity_id is 
 order by onboarding_id, snapshot_date desc, created_at;
 
 -- name: customer_changes
--- Customers with a finding after and none before (newly flagged), or the reverse, with
--- the rules that flag them.
-with customers as (
-    select customer, min(opportunity_id) as opportunity_id, min(segment) as finding_segment,
-           bool_or(state = 'before') as before, bool_or(state = 'after') as after,
-           array_agg(distinct rule_id order by rule_id) filter (where state = 'before') as rules_before,
-           array_agg(distinct rule_id order by rule_id) filter (where state = 'after') as rules_after
+-- Per rule, the customers it flags after and not before (newly flagged) or the reverse,
+-- and whether any rule flags the customer before and after.
+with per_rule as (
+    select rule_id, customer, min(opportunity_id) as opportunity_id, min(segment) as finding_segment,
+           bool_or(state = 'before') as before, bool_or(state = 'after') as after
+    from impact_occurrences where customer is not null group by rule_id, customer
+), overall as (
+    select customer, bool_or(state = 'before') as before, bool_or(state = 'after') as after
     from impact_occurrences where customer is not null group by customer
 )
-select case when c.after then 'newly_flagged' else 'no_longer_flagged' end as change,
-       c.customer, c.opportunity_id, d.account_name, coalesce(d.segment, c.finding_segment) as segment,
-       d.arr::double precision, coalesce(c.rules_after, c.rules_before) as rules
-from customers c left join impact_deals d on d.opportunity_id = c.opportunity_id
-where c.before <> c.after
-order by change, d.arr desc nulls last, c.customer;
+select case when r.after then 'newly_flagged' else 'no_longer_flagged' end as change, r.rule_id,
+       r.customer, r.opportunity_id, d.account_name, coalesce(d.segment, r.finding_segment) as segment,
+       d.arr::double precision, o.before as flagged_by_any_rule_before, o.after as flagged_by_any_rule_after
+from per_rule r
+join overall o on o.customer = r.customer
+left join impact_deals d on d.opportunity_id = r.opportunity_id
+where r.before <> r.after
+order by change, r.rule_id, d.arr desc nulls last, r.customer;
 
 -- name: severity_changes
 select a.rule_id, b.severity as severity_before, a.severity as severity_after, count(distinct a.finding_id)
