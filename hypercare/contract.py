@@ -330,13 +330,13 @@ def _limit_checks(entity: Entity, column: Column) -> list[pa.Check]:
     limits, type_ = entity.limits, column.type
     checks = [_frame_check(lambda v: ~v.str.contains("\x00", literal=True), NUL_REASON)]
     if type_ in ("date", "ts"):
-        low, high = limits.earliest, limits.latest
+        low, high = limits.earliest, limits.latest + dt.timedelta(days=1)
         if type_ == "ts":
-            low = dt.datetime.combine(low, dt.time(), dt.UTC)
-            high = dt.datetime.combine(high + dt.timedelta(days=1), dt.time(), dt.UTC)
-            in_range = lambda v: (parse_value(type_, v) >= low) & (parse_value(type_, v) < high)  # noqa: E731
-        else:
-            in_range = lambda v: parse_value(type_, v).is_between(low, high)  # noqa: E731
+            low, high = (dt.datetime.combine(day, dt.time(), dt.UTC) for day in (low, high))
+
+        def in_range(v: pl.Expr) -> pl.Expr:
+            return (parse_value(type_, v) >= low) & (parse_value(type_, v) < high)
+
         checks.append(_frame_check(in_range, f"outside the supported range {limits.earliest}..{limits.latest}"))
     elif type_ == "decimal":
         checks.append(_frame_check(lambda v: parse_value(type_, v).is_finite(), NOT_FINITE_REASON))

@@ -56,9 +56,11 @@ class Manifest:
             raise ManifestError(f"{where}: snapshot_date {day} does not match the folder")
         if len(rows) != len(files):
             raise ManifestError(f"{where}: a file is listed twice")
-        bad = [name for name, count in rows.items() if not isinstance(count, int) or isinstance(count, bool)]
-        if bad or any(count < 0 for name, count in rows.items() if name not in bad):
-            raise ManifestError(f"{where}: rows must be a whole number >= 0 (see {', '.join(bad) or 'rows'})")
+        bad = [
+            name for name, count in rows.items() if isinstance(count, bool) or not isinstance(count, int) or count < 0
+        ]
+        if bad:
+            raise ManifestError(f"{where}: rows must be a whole number >= 0 ({', '.join(bad)})")
         return cls(day, rows)
 
     def write(self, folder: Path) -> Path:

@@ -288,6 +288,22 @@ def test_an_entity_with_no_rows_yet_is_still_no_rows(conn, tmp_path):
     assert report.unusable == ()
 
 
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        (b"{not json", "cannot be read as UTF-8 JSON"),
+        (b'{"snapshot_date": "2026-11-03", "files": []}', "does not match the folder"),
+        (b'{"snapshot_date": "2026-11-02", "files": [{"name": "deals.csv", "rows": -1}]}', "whole number >= 0"),
+        (b'{"snapshot_date": "2026-11-02"}', "expected {'snapshot_date'"),
+    ],
+)
+def test_an_untrustworthy_manifest_rejects_every_entity(conn, source, manifest, reason):
+    (source / START.isoformat() / MANIFEST_NAME).write_bytes(manifest)
+    report = load_snapshot(conn, source, START, ruleset=RULES)
+    assert {e.status for e in report} == {"rejected"}
+    assert all(reason in e.message and "cannot be trusted" in e.message for e in report)
+
+
 def test_unknown_files_are_warned_about(conn, source):
     folder = source / START.isoformat()
     (folder / "deal.csv").write_text("opportunity_id\nX\n")

@@ -6,7 +6,14 @@ from hypercare import db
 def test_migrate_is_idempotent_and_versioned(conn):
     assert db.migrate(conn) == []
     versions = [v for (v,) in conn.execute("select version from hypercare.schema_migrations order by 1")]
-    assert versions == ["0001_audit_store", "0002_landing", "0003_alerts", "0004_scorecards"]
+    assert versions == sorted(path.stem for path in db.MIGRATIONS_DIR.glob("*.sql"))
+    assert versions[:5] == [
+        "0001_audit_store",
+        "0002_landing",
+        "0003_alerts",
+        "0004_scorecards",
+        "0005_no_data_no_verdict",
+    ]
 
 
 def test_stable_views_expose_documented_columns(conn):
