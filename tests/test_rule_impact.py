@@ -87,7 +87,7 @@ def findings_by_rule(conn, first, last) -> dict[str, int]:
     return dict(rows)
 
 
-def test_preview_matches_a_real_backfill_and_leaves_the_store_byte_identical(db_url, reference_db_url, month):
+def test_preview_matches_a_real_backfill_and_leaves_the_store_byte_identical(db_url, reference_db_url, month, tmp_path):
     proposed = parse_ruleset(LATER_AND_STRICTER)
     last = START + dt.timedelta(days=DAYS - 1)
     evaluated_store(db_url, month)
@@ -97,6 +97,10 @@ def test_preview_matches_a_real_backfill_and_leaves_the_store_byte_identical(db_
         before = whole_store(conn)
         report = preview_impact(conn, proposed, START, last)
         assert whole_store(conn) == before
+    cli_report = preview_through_the_cli(db_url, tmp_path)
+    with db.connect(db_url, autocommit=True) as conn:
+        assert whole_store(conn) == before
+    assert cli_report["rules"] == json.loads(json.dumps(report.rules))
 
     with db.connect(reference_db_url, autocommit=True) as conn:
         pending_before = {r[0] for r in conn.execute("select notification_id from hypercare.alert_outbox")}
@@ -280,19 +284,22 @@ def _run_cli(argv: list[str]) -> str:
     return buffer.getvalue()
 
 
-def test_cli_prints_the_table_and_writes_json_and_csv(db_url, month, tmp_path):
-    evaluated_store(db_url, month)
+def preview_through_the_cli(url: str, tmp_path) -> dict:
+    """`hypercare rules impact` on the evaluated month: its table, and its JSON and CSV files."""
     rules_file = tmp_path / "proposed.yaml"
     rules_file.write_text(LATER_AND_STRICTER)
     out = tmp_path / "impact"
     last = START + dt.timedelta(days=DAYS - 1)
-    output = _run_cli(["--db", db_url, "rules", "impact", "--rules", str(rules_file), "--out", str(out)])
+    output = _run_cli(["--db", url, "rules", "impact", "--rules", str(rules_file), "--out", str(out)])
     assert f"on {START}..{last} ({DAYS} day(s) evaluated)" in output
     assert "re-evaluated areas: trigger, ownership, backlog" in output
     assert "trigger.missed_eligible" in output and "nothing was written (rolled back)" in output
     report = json.loads((out / "impact.json").read_text())
     assert report["proposed_version"] == parse_ruleset(LATER_AND_STRICTER).version
-    header = (out / "impact_rules.csv").read_text().splitlines()[0]
-    assert header.startswith("rule_id,findings_before,findings_after,added,removed,unchanged,newly_flagged")
-    assert len((out / "impact_rules.csv").read_text().splitlines()) == len(report["rules"]) + 1
-    assert (out / "impact_customers.csv").read_text().startswith("change,rule_id,customer,opportunity_id,account_name")
+    rules_csv = (out / "impact_rules.csv").read_text().splitlines()
+    assert rules_csv[0].startswith("rule_id,findings_before,findings_after,added,removed,unchanged,newly_flagged")
+    assert len(rules_csv) == len(report["rules"]) + 1
+    customers_csv = (out / "impact_customers.csv").read_text().splitlines()
+    assert customers_csv[0].startswith("change,rule_id,customer,opportunity_id,account_name,segment,arr")
+    assert len(customers_csv) == len(report["customers"]) + 1
+    return report
