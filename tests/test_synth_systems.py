@@ -612,6 +612,15 @@ def test_trace_gap_links_the_trigger_to_the_first_project_and_remembers_earlier_
     assert monitor_fired("audit.trace_gap", remembered, ruleset, trace=monitor_trace(first, deal_quarantined)) == gaps
 
 
+def test_trace_gap_on_a_day_without_any_kickoff(ruleset):
+    """No onboarding past kickoff (say the projects file was absent): no gap, and no error."""
+    day = dt.date(2026, 11, 2)
+    empty_day = view(day, deals=[a_deal("OPP-1")])
+    traced = pl.DataFrame({"onboarding_id": ["ONB-1"], "event_type": ["owner_assigned"]})
+    assert fired("audit.trace_gap", empty_day, ruleset) == {}
+    assert monitor_fired("audit.trace_gap", empty_day, ruleset, trace=traced) == {}
+
+
 def monitor_trace(*days: SnapshotView) -> pl.DataFrame:
     """The journey events the monitoring areas trace from these snapshots, as the store's trace view holds them."""
     ruleset = load_ruleset()
