@@ -64,9 +64,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2026, 11, 2))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the evaluated database and print its URL")
+    parser.add_argument("--url", help="time only the previews, on this already evaluated store")
     args = parser.parse_args()
     ruleset = load_ruleset()
     days = [args.start + dt.timedelta(days=i) for i in range(args.days)]
+    if args.url:
+        with db.connect(args.url, autocommit=True) as conn:
+            time_previews(conn, days)
+        return
     with tempfile.TemporaryDirectory(prefix="hypercare-impact-bench-") as tmp:
         source = Path(tmp)
         started = time.perf_counter()
@@ -79,8 +85,11 @@ def main() -> None:
         try:
             measure(url, source, days, ruleset)
         finally:
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(f'drop database if exists "{urlsplit(url).path.lstrip("/")}" with (force)')
+            if args.keep:
+                print(f"kept the evaluated store: --url '{url}'", flush=True)
+            else:
+                with psycopg.connect(admin_url, autocommit=True) as admin:
+                    admin.execute(f'drop database if exists "{urlsplit(url).path.lstrip("/")}" with (force)')
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
@@ -100,16 +109,21 @@ def measure(url: str, source: Path, days: list[dt.date], ruleset) -> None:
         print(
             f"evaluate {len(days)} days, every area ({findings:,} finding occurrences): {evaluated:.0f} s", flush=True
         )
-        before = fingerprint(conn)
-        for label, change in (("one rule", ONE_RULE), ("calendar", CALENDAR)):
-            report = preview_impact(conn, proposed(*change), days[0], days[-1])
-            assert fingerprint(conn) == before, "the preview left rows behind"
-            changed = sum(r["added"] + r["removed"] for r in report.rules)
-            print(
-                f"impact preview, {label} change ({', '.join(report.areas)}): {report.seconds:.0f} s, "
-                f"{changed:,} findings added or removed; store unchanged",
-                flush=True,
-            )
+        time_previews(conn, days)
+
+
+def time_previews(conn: psycopg.Connection, days: list[dt.date]) -> None:
+    """Time the preview of each change; the store must hold the same rows afterwards."""
+    before = fingerprint(conn)
+    for label, change in (("one rule", ONE_RULE), ("calendar", CALENDAR)):
+        report = preview_impact(conn, proposed(*change), days[0], days[-1])
+        assert fingerprint(conn) == before, "the preview left rows behind"
+        changed = sum(r["added"] + r["removed"] for r in report.rules)
+        print(
+            f"impact preview, {label} change ({', '.join(report.areas)}): {report.seconds:.0f} s, "
+            f"{changed:,} findings added or removed; store unchanged",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
