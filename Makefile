@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint bench lock airflow clean
+.PHONY: install demo test fuzz lint bench profile alert-faults lock airflow clean
 
 install: $(STAMP)
 
@@ -22,11 +22,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=5
 
 # The property-based tests with a long budget; prints how many inputs were tried.
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py tests/test_alert_property.py --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -34,15 +34,22 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
 
+# Where the demo's seconds go: a pyinstrument call tree in .hypercare/demo-profile.txt.
+profile: $(STAMP)
+	mkdir -p .hypercare
+	$(BIN)/pyinstrument -r text -o .hypercare/demo-profile.txt $(BIN)/hypercare demo
+
+# Sent, received, duplicate and lost alert notices under channel faults and dispatcher kills.
+alert-faults: $(STAMP)
+	$(BIN)/python scripts/alert_faults.py
+
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.txt --universal --python-version 3.11 -o requirements.lock
 
-# Airflow standalone (UI on http://localhost:8080) over this project's DAGs and the embedded store.
+# Airflow standalone over this project's DAGs: metadata database and audit store in the
+# embedded PostgreSQL; prints the UI's address and login (see scripts/run_airflow.py).
 airflow: $(STAMP)
-	AIRFLOW_HOME=$(CURDIR)/.hypercare/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
-	AIRFLOW__CORE__PLUGINS_FOLDER=$(CURDIR)/plugins AIRFLOW__CORE__LOAD_EXAMPLES=False \
-	HYPERCARE_SOURCE_DIR=$(CURDIR)/.hypercare/demo/2026-11-02-30d-2000c-seed7 \
-	$(BIN)/airflow standalone
+	$(BIN)/python scripts/run_airflow.py
 
 clean:
 	rm -rf $(VENV) .hypercare

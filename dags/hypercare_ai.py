@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_ai: is the AI layer trustworthy enough, and gated where it must be?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_ai

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from airflow.sdk import dag, task
-from common.hypercare_tasks import DEFAULT_ARGS, START_DATE, alert_senders, db_url
+
+from hypercare_airflow.common import SHORT_TASK_TIMEOUT, START_DATE, default_args, require_migrated, store_url
 
 DOC = """
 ### hypercare_alerts
@@ -29,19 +30,21 @@ Acknowledge or silence with `hypercare alerts ack|silence`.
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    dagrun_timeout=dt.timedelta(minutes=30),
+    default_args=default_args(),
     tags=["hypercare", "alerts"],
     doc_md=DOC,
 )
 def hypercare_alerts():
-    @task
+    @task(execution_timeout=SHORT_TASK_TIMEOUT)
     def dispatch_alerts(**context) -> str:
         from hypercare import db
         from hypercare.alerts.dispatch import dispatch
         from hypercare.ruleset import load_ruleset
+        from hypercare_airflow.notify import alert_senders
 
-        with db.connect(db_url()) as conn:
-            db.migrate(conn)
+        with db.connect(store_url()) as conn:
+            require_migrated(conn)
             report = dispatch(conn, load_ruleset(), alert_senders(), dispatch_id=context["run_id"])
         if report.failures:
             print(f"{len(report.failures)} recipient(s) will be retried: {report.failures[:5]}")

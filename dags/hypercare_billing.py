@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_billing: will billing data block first invoice or launch?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_billing

@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_customer: are customers moving, or stalled behind their tasks?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_customer

@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_handoff: is the handoff packet good enough to act on?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_handoff

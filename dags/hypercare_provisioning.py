@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_provisioning: is internal setup right and on time?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_provisioning

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
-from common.hypercare_tasks import DEFAULT_ARGS, START_DATE, db_url
+
+from hypercare_airflow.common import START_DATE, default_args, require_migrated, store_url
 
 DOC = """
 ### hypercare_rule_impact
@@ -26,7 +27,7 @@ severity changes. Nothing is written to the audit store. The table is in the tas
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=["hypercare", "monitoring"],
     doc_md=DOC,
     params={
@@ -41,19 +42,17 @@ def hypercare_rule_impact():
         import datetime as dt
         import re
 
-        from hypercare.db import hypercare_home
+        from hypercare import db
         from hypercare.impact import preview_to_files
+        from hypercare.ruleset import load_ruleset
 
         params = context["params"]
         days = [dt.date.fromisoformat(params[k]) if params.get(k) else None for k in ("date_from", "date_to")]
-        run_dir = re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
-        return preview_to_files(
-            db_url(),
-            params["rules_file"],
-            hypercare_home() / "impact" / run_dir,
-            *days,
-            actor=f"airflow:{context['dag'].dag_id}",
-        )
+        out_dir = db.hypercare_home() / "impact" / re.sub(r"[^A-Za-z0-9_.-]", "_", context["run_id"])
+        proposed = load_ruleset(params["rules_file"])
+        with db.connect(store_url(), autocommit=True) as conn:
+            require_migrated(conn)
+            return preview_to_files(conn, proposed, out_dir, *days, actor=f"airflow:{context['dag'].dag_id}")
 
     preview_impact()
 

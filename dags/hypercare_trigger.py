@@ -1,6 +1,6 @@
 """Airflow DAG hypercare_trigger: did the right customers enter onboarding at the right time?"""
 
-from common.hypercare_tasks import build_area_dag
+from hypercare_airflow.areas import build_area_dag
 
 DOC = """
 ### hypercare_trigger
@@ -10,7 +10,7 @@ Runs when a snapshot lands (the landing asset) and evaluates the `trigger.*` rul
 that snapshot date: missed eligible deals (alert), premature starts, duplicate, manual
 and unlinked projects, deals stuck before eligibility, paused handoffs and signed but
 not closed deals. Each run replaces its own findings and metrics for the date, so
-re-runs and backfills are safe. Trigger by hand with `as_of` to re-evaluate one day.
+re-runs and backfills are safe. Trigger by hand with a `snapshot_date` to re-evaluate one day.
 """
 
 hypercare_trigger = build_area_dag("trigger", DOC)

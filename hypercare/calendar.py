@@ -75,11 +75,28 @@ class BusinessCalendar:
         return dt.datetime.combine(day, clock, tzinfo=self.tz)
 
     def business_days_between(self, start: dt.datetime, end: dt.datetime) -> float:
-        frame = pl.DataFrame({"start": [start], "end": [end]}).with_columns(
-            pl.col("start", "end").dt.convert_time_zone("UTC")
-        )
-        elapsed = (self.business_seconds(pl.col("end")) - self.business_seconds(pl.col("start"))) / DAY_SECONDS
-        return float(frame.select(elapsed).item())
+        """Business days from `start` to `end`, the scalar twin of `business_seconds`.
+
+        Plain Python: the dispatcher asks this once per open alert, where building a
+        one-row dataframe per call cost milliseconds each.
+        """
+        return (self._business_seconds_scalar(end) - self._business_seconds_scalar(start)) / DAY_SECONDS
+
+    def _business_seconds_scalar(self, ts: dt.datetime) -> float:
+        local = ts.astimezone(self.tz)
+        day = local.date()
+        time_of_day = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1_000_000
+        seconds = self._business_day_count(_EPOCH, day) * DAY_SECONDS
+        return seconds + (time_of_day if self.is_business_day(day) else 0)
+
+    def _business_day_count(self, start: dt.date, end: dt.date) -> int:
+        """Business days in [start, end) (negative when end is before start), as polars counts them."""
+        if end < start:
+            return -self._business_day_count(end, start)
+        mask = self.week_mask
+        weeks, rest = divmod((end - start).days, 7)
+        count = weeks * sum(mask) + sum(mask[(start.weekday() + i) % 7] for i in range(rest))
+        return count - sum(1 for h in set(self.holidays) if start <= h < end and mask[h.weekday()])
 
     # -- column expressions -----------------------------------------------------------
     def business_seconds(self, ts: pl.Expr) -> pl.Expr:

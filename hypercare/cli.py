@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from hypercare import db
+from hypercare.secrets import guard_handlers
 
 
 def _date(text: str) -> dt.date:
@@ -78,6 +79,11 @@ def cmd_evaluate(args) -> int:
             for summary in evaluate_day(conn, day, ruleset, areas=args.area, actor=args.actor):
                 print(summary.line(), flush=True)
                 without_verdict += summary.no_verdict is not None
+        head = conn.execute(
+            "select entries, head_hash from hypercare.audit_checkpoints order by checkpoint_id desc limit 1"
+        ).fetchone()
+    if head:
+        print(f"audit log head: {head[0]} entries, hash {head[1]}")
     if without_verdict:
         print(f"{without_verdict} area run(s) gave no verdict: an input was rejected or held", file=sys.stderr)
         return 3
@@ -120,9 +126,48 @@ def cmd_audit_verify(args) -> int:
 
     with db.connect(args.db) as conn:
         db.migrate(conn)
-        ok, message = verify_audit(conn)
+        ok, message = verify_audit(conn, head=args.head)
     print(message)
     return 0 if ok else 1
+
+
+def cmd_audit_checkpoint(args) -> int:
+    from hypercare.store import record_checkpoint
+
+    with db.connect(args.db) as conn:
+        db.migrate(conn)
+        with conn.transaction():
+            head = record_checkpoint(conn, "cli")
+    print(f"{head.line()} (publish it: hypercare audit verify --head {head.token()})")
+    return 0 if head.consistent else 1
+
+
+def _head(text: str) -> tuple[int, str]:
+    entries, _, head_hash = text.partition(":")
+    if not (entries.isdigit() and len(head_hash) == 64):
+        raise argparse.ArgumentTypeError(f"not an audit head (ENTRIES:SHA256): {text!r}")
+    return int(entries), head_hash
+
+
+def cmd_db_roles(args) -> int:
+    import os
+
+    from hypercare.roles import Roles, setup_roles, url_for
+
+    roles = Roles(
+        owner=args.owner or f"{args.prefix}_owner",
+        writer=args.writer or f"{args.prefix}_writer",
+        reader=args.reader or f"{args.prefix}_reader",
+    )
+    passwords = {kind: os.environ.get(f"HYPERCARE_{kind.upper()}_PASSWORD") for kind, _ in roles.items()}
+    url = db.resolve_url(args.db)
+    with db.connect(url) as conn:
+        db.migrate(conn)
+        outcome = setup_roles(conn, roles, passwords)
+    print(f"roles ready (created: {', '.join(outcome['created']) or 'none'}); schema hypercare owned by {roles.owner}")
+    for kind, name in roles.items():
+        print(f"  {kind:<6} {url_for(url, name, '***' if passwords.get(kind) else None)}")
+    return 0
 
 
 def cmd_rules_diff(args) -> int:
@@ -299,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     db_parser = sub.add_parser("db", help="audit store administration")
     db_sub = db_parser.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    p = db_sub.add_parser("roles", help="create the owner, writer and reader roles and grant them (idempotent)")
+    p.add_argument("--prefix", default="hypercare", help="role names <prefix>_owner, _writer, _reader")
+    p.add_argument("--owner", help="owner role name (overrides the prefix)")
+    p.add_argument("--writer", help="writer role name (overrides the prefix)")
+    p.add_argument("--reader", help="reader role name (overrides the prefix)")
+    p.set_defaults(func=cmd_db_roles)
 
     p = sub.add_parser("load", help="load snapshot folders into landing")
     p.add_argument("--source", type=Path, required=True)
@@ -343,7 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the audit log's hash chain").set_defaults(func=cmd_audit_verify)
+    p = audit_sub.add_parser("verify", help="check the audit log's hash chain against its checkpoints")
+    p.add_argument("--head", type=_head, help="a published head ENTRIES:SHA256 to check against as well")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit_sub.add_parser("checkpoint", help="record and print the audit log's head")
+    p.set_defaults(func=cmd_audit_checkpoint)
 
     alerts = sub.add_parser("alerts", help="alert delivery, acknowledgements and silences")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
@@ -398,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    guard_handlers()
     try:
         return args.func(args)
     except (LookupError, ValueError, FileNotFoundError) as exc:

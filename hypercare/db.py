@@ -57,6 +57,8 @@ def resolve_url(url: str | None = None) -> str:
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     conn = psycopg.connect(resolve_url(url), **kwargs)
     conn.execute("set timezone = 'UTC'")
+    # Set-based writes sort and hash whole days; memory only, nothing a crash could lose.
+    conn.execute("set work_mem = '64MB'")
     conn.commit()
     return conn
 
@@ -77,31 +79,64 @@ def _migrations() -> list[tuple[str, str, str]]:
     return found
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
-    """Apply pending migrations in order; returns the versions applied. Safe to re-run.
+def _pending(conn: psycopg.Connection) -> list[tuple[str, str, str]] | None:
+    """Migrations not yet applied, read without DDL (None: the store has never been migrated).
 
     An applied migration whose file has since changed is an error: migrations are
     append-only, so the store always matches the files that built it.
     """
+    if conn.execute("select to_regclass('hypercare.schema_migrations')").fetchone()[0] is None:
+        return None
+    done = dict(conn.execute("select version, checksum from hypercare.schema_migrations").fetchall())
+    pending = []
+    for version, text, checksum in _migrations():
+        if version not in done:
+            pending.append((version, text, checksum))
+        elif done[version] != checksum:
+            raise RuntimeError(
+                f"migration {version} was applied with a different checksum; "
+                "add a new migration instead of editing an applied one"
+            )
+    return pending
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the versions applied. Safe to re-run.
+
+    An up-to-date store is recognised without DDL, so the writer role (which may not
+    change the schema) can call this too. Once `hypercare db roles` has run, migrations
+    run as the owner role and the writer's and reader's grants are restated after them.
+    """
+    from hypercare.roles import apply_grants, configured_roles
+
+    with conn.transaction():
+        if _pending(conn) == []:
+            return []
     applied_now = []
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        conn.execute("create schema if not exists hypercare")
-        conn.execute(
-            """create table if not exists hypercare.schema_migrations (
-                   version text primary key,
-                   checksum text not null,
-                   applied_at timestamptz not null default now())"""
-        )
-        done = dict(conn.execute("select version, checksum from hypercare.schema_migrations").fetchall())
-        for version, text, checksum in _migrations():
-            if version in done:
-                if done[version] != checksum:
-                    raise RuntimeError(
-                        f"migration {version} was applied with a different checksum; "
-                        "add a new migration instead of editing an applied one"
-                    )
-                continue
+        pending = _pending(conn)
+        if pending == []:
+            return []
+        roles = configured_roles(conn) if pending is not None else None
+        if roles is not None:
+            try:
+                conn.execute(sql.SQL("set local role {}").format(sql.Identifier(roles.owner)))
+            except psycopg.errors.InsufficientPrivilege:
+                raise RuntimeError(
+                    f"the audit store has pending migrations ({', '.join(v for v, _, _ in pending)}); "
+                    f"run `hypercare db migrate` as {roles.owner}"
+                ) from None
+        if pending is None:
+            conn.execute("create schema if not exists hypercare")
+            conn.execute(
+                """create table if not exists hypercare.schema_migrations (
+                       version text primary key,
+                       checksum text not null,
+                       applied_at timestamptz not null default now())"""
+            )
+            pending = _migrations()
+        for version, text, checksum in pending:
             conn.execute(text)
             conn.execute(
                 "insert into hypercare.schema_migrations (version, checksum) values (%s, %s)",
@@ -109,6 +144,8 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             )
             applied_now.append(version)
             log.info("applied migration %s", version)
+        if roles is not None:
+            apply_grants(conn, roles)
     return applied_now
 
 

@@ -8,15 +8,22 @@ from dataclasses import dataclass
 
 import psycopg
 
+from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
-from hypercare.store import append_audit, register_ruleset, write_area_result
+from hypercare.store import (
+    append_audit,
+    collect_lifecycle,
+    lock_area,
+    record_checkpoint,
+    refresh_lifecycle,
+    register_ruleset,
+    write_area_result,
+)
 
 log = logging.getLogger(__name__)
-
-_LIFECYCLE_REFRESH = ("analyze_affected", "delete_events", "insert_events", "delete_vanished_state", "upsert_state")
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class RunSummary:
     def line(self) -> str:
         head = f"{self.as_of} {self.area:<10} rules {self.rule_version}: "
         if self.no_verdict:
-            return head + f"NO VERDICT, input unusable ({self.no_verdict})"
+            return head + f"NO VERDICT: {self.no_verdict}"
         return head + f"{self.findings} findings ({self.alerts} alert-marked), {self.metrics} metrics"
 
 
@@ -48,8 +55,8 @@ def withhold_verdict(
     """Record that `area` gives no verdict on `as_of`, withdrawing any run it had that day.
 
     The caller owns the transaction. Findings the withdrawn run had are recomputed from
-    the other days, so they neither resolve nor open because of this day, and its unsent
-    notifications are dropped.
+    the other days, so they neither resolve nor open because of this day; its unsent
+    notifications are dropped and the area's queue rebuilt for its newest remaining day.
     """
     params = {
         "as_of": as_of,
@@ -58,18 +65,16 @@ def withhold_verdict(
         "entities": sorted(unavailable.inputs),
         "reason": str(unavailable),
     }
-    block_sql, run_sql, lifecycle_sql = (named_queries(n) for n in ("block_run", "write_run", "finding_lifecycle"))
+    block_sql, run_sql = named_queries("block_run"), named_queries("write_run")
+    lock_area(conn, area)
     conn.execute(block_sql["record_block"], params)
-    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
-    conn.execute("truncate affected_findings")
-    conn.execute(lifecycle_sql["collect_on_day"], params)
-    conn.execute(lifecycle_sql["collect_active"], params)
+    collect_lifecycle(conn, params)
     conn.execute(run_sql["delete_occurrences"], params)
     conn.execute(run_sql["delete_metrics"], params)
     conn.execute(block_sql["delete_run"], params)
-    for name in _LIFECYCLE_REFRESH:
-        conn.execute(lifecycle_sql[name], params)
+    refresh_lifecycle(conn, params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
+    enqueue_run(conn, as_of, area, ruleset)
 
 
 def evaluate_day(
@@ -141,4 +146,9 @@ def evaluate_day(
         )
         log.info(summary.line())
         summaries.append(summary)
+    with conn.transaction():
+        head = record_checkpoint(conn, f"evaluate {as_of}")
+    log.info("%s (after evaluating %s)", head.line(), as_of)
+    if not head.consistent:
+        log.error("audit log no longer holds the previous checkpoint's head; run `hypercare audit verify`")
     return summaries

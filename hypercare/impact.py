@@ -298,8 +298,8 @@ def preview_window(
 
 
 def preview_to_files(
-    url: str | None,
-    rules_file: str | Path,
+    conn: psycopg.Connection,
+    proposed: RuleSet,
     out_dir: Path,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
@@ -308,13 +308,7 @@ def preview_to_files(
     """What the `hypercare_rule_impact` DAG runs: the preview, its table logged, its files written."""
     import logging
 
-    from hypercare import db
-    from hypercare.ruleset import load_ruleset
-
-    proposed = load_ruleset(rules_file)
-    with db.connect(url, autocommit=True) as conn:
-        db.migrate(conn)
-        report = preview_window(conn, proposed, date_from, date_to, actor=actor)
+    report = preview_window(conn, proposed, date_from, date_to, actor=actor)
     logging.getLogger(__name__).info("%s", report.table())
     files = report.write(out_dir)
     return {

@@ -242,7 +242,6 @@ def load_snapshot(
     max_drop_share = float(ruleset.rule("contract.volume_drop").param("max_drop_share"))
 
     checked = [(entity, *_check_entity(entity, scan.files[entity.name])) for entity in contract]
-    day = sql.Literal(snapshot_date.isoformat())
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
         loads = _hold_drops(
@@ -250,15 +249,12 @@ def load_snapshot(
         )
         for entity, _, result in checked:
             partition = _partition(entity, snapshot_date)
-            cur.execute(
-                sql.SQL("create table if not exists {} partition of {} for values in ({})").format(
-                    partition, sql.Identifier("hypercare", f"landing_{entity.name}"), day
-                )
-            )
+            # Partitions are created and analyzed with the owner's rights: the writer has no DDL.
+            cur.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
             cur.execute(sql.SQL("truncate {}").format(partition))
             if result is not None:
                 copy_frame(cur, partition, result.good.with_columns(snapshot_date=pl.lit(snapshot_date)))
-            cur.execute(sql.SQL("analyze {}").format(partition))
+            cur.execute("select hypercare.analyze_landing_partition(%s, %s)", (entity.name, snapshot_date))
 
         cur.execute("delete from hypercare.quarantine where snapshot_date = %s", (snapshot_date,))
         quarantine = [

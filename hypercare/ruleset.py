@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -75,16 +76,33 @@ class RuleConfig:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """How snapshot folders arrive: whether the source writes a manifest (see hypercare.exports)."""
+    """How snapshot folders arrive (whether the source writes a manifest, see hypercare.exports)
+    and how the ingest DAG schedules, waits for and times the day's run."""
 
     require_manifest: bool = False
+    first_snapshot: dt.date = dt.date(2026, 11, 2)
+    catchup: bool = False
+    export_poll_minutes: float = 5
+    export_wait_hours: float = 12
+    evaluated_by: dt.time = dt.time(9, 0)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> IngestSettings:
-        unknown = set(config) - {"require_manifest"}
+        unknown = set(config) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"ingest: unknown setting(s) {sorted(unknown)}")
-        return cls(require_manifest=bool(config.get("require_manifest", False)))
+        defaults = cls()
+        settings = cls(
+            require_manifest=bool(config.get("require_manifest", defaults.require_manifest)),
+            first_snapshot=dt.date.fromisoformat(str(config.get("first_snapshot", defaults.first_snapshot))),
+            catchup=bool(config.get("catchup", defaults.catchup)),
+            export_poll_minutes=float(config.get("export_poll_minutes", defaults.export_poll_minutes)),
+            export_wait_hours=float(config.get("export_wait_hours", defaults.export_wait_hours)),
+            evaluated_by=dt.time.fromisoformat(str(config.get("evaluated_by", defaults.evaluated_by))),
+        )
+        if settings.export_poll_minutes <= 0 or settings.export_wait_hours <= 0:
+            raise ValueError("ingest: export_poll_minutes and export_wait_hours must be positive")
+        return settings
 
 
 @dataclass(frozen=True)
@@ -224,8 +242,8 @@ def parse_ruleset(source: str) -> RuleSet:
 
 
 def load_ruleset(path: Path | str | None = None) -> RuleSet:
-    """Load the rules configuration from `path` (default include/rules.yaml)."""
-    path = Path(path or DEFAULT_RULES_FILE)
+    """Load the rules configuration from `path` (default HYPERCARE_RULES_FILE, else include/rules.yaml)."""
+    path = Path(path or os.environ.get("HYPERCARE_RULES_FILE") or DEFAULT_RULES_FILE)
     try:
         return parse_ruleset(path.read_text())
     except ValueError as exc:

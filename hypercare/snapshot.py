@@ -20,9 +20,9 @@ Reader = Callable[[str], pl.DataFrame]
 class InputUnavailable(LookupError):
     """An area asked for an input that was not read completely that day: no data, no verdict."""
 
-    def __init__(self, inputs: dict[str, str]):
-        self.inputs = dict(inputs)
-        super().__init__("; ".join(f"{name}: {reason}" for name, reason in self.inputs.items()))
+    def __init__(self, inputs: list[str], reason: str):
+        self.inputs = list(inputs)
+        super().__init__(reason)
 
 
 def entity_schema(entity: str) -> dict[str, pl.DataType]:
@@ -98,8 +98,9 @@ class Snapshot:
         unavailable: dict[str, str] | None = None,
         store_unavailable: dict[str, str] | None = None,
     ):
-        """`unavailable` maps entities that were rejected or held to why; `store_unavailable`
-        maps areas that gave no verdict that day to why (the store views then lack them)."""
+        """`unavailable` maps entities that were rejected or held to that status;
+        `store_unavailable` maps areas that gave no verdict that day to why (the store
+        views then lack their findings)."""
         self.as_of = as_of
         self.unavailable = dict(unavailable or {})
         self.store_unavailable = dict(store_unavailable or {})
@@ -113,7 +114,7 @@ class Snapshot:
         from hypercare.loader import UNUSABLE_STATUSES, read_snapshot
 
         unusable = conn.execute(
-            "select entity, status || coalesce(': ' || message, '') from hypercare.load_runs "
+            "select entity, status from hypercare.load_runs "
             "where snapshot_date = %s and status = any(%s) order by entity",
             (as_of, list(UNUSABLE_STATUSES)),
         ).fetchall()
@@ -168,12 +169,13 @@ class Snapshot:
         missing its findings or trace, and reading it as complete would resolve them.
         """
         if self.store_unavailable:
-            raise InputUnavailable({f"area {area}": reason for area, reason in self.store_unavailable.items()})
+            areas = sorted(self.store_unavailable)
+            raise InputUnavailable([f"area {a}" for a in areas], f"no verdict from {', '.join(areas)}")
         return self._store_reader(view)
 
     def __getitem__(self, entity: str) -> pl.DataFrame:
         if entity in self.unavailable:
-            raise InputUnavailable({entity: self.unavailable[entity]})
+            raise InputUnavailable([entity], f"{entity} {self.unavailable[entity]}")
         if entity not in self._frames:
             self._frames[entity] = self._reader(entity)
         return self._frames[entity]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 
 import polars as pl
 import psycopg
@@ -17,6 +18,7 @@ from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, Area
 from hypercare.ruleset import RuleSet
 
 _AUDIT_LOCK = 727_003
+_AREA_LOCK = 727_004
 _GENESIS = "0" * 64
 
 
@@ -32,6 +34,12 @@ def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "h
     if inserted:
         append_audit(conn, actor, "rule_set.registered", ruleset.version, {"version": ruleset.version})
     return bool(inserted)
+
+
+def lock_area(conn: psycopg.Connection, area: str) -> None:
+    """Serialise writes of one area until the transaction ends: each recomputes lifecycles
+    and the alert queue from all of the area's days."""
+    conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_AREA_LOCK, area))
 
 
 def register_config_versions(conn: psycopg.Connection, ruleset: RuleSet, scopes: tuple[str, ...]) -> None:
@@ -59,12 +67,13 @@ def write_area_result(
     """Replace the (as_of, area) run's outputs and refresh the lifecycle it touches.
 
     The caller owns the transaction: everything of one run commits together or not at all.
+    Runs of one area wait for each other (a transaction-scoped lock per area), so two days
+    written at once each compute a finding's history seeing the other's rows.
     """
+    lock_area(conn, area)
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
-    run_sql, lifecycle_sql = named_queries("write_run"), named_queries("finding_lifecycle")
-    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
-    conn.execute("truncate affected_findings")
-    conn.execute(lifecycle_sql["collect_on_day"], params)
+    run_sql = named_queries("write_run")
+    collect_lifecycle(conn, params)
 
     _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
     _stage(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
@@ -76,17 +85,35 @@ def write_area_result(
         params | {"finding_count": result.findings.height, "metric_count": result.metrics.height},
     )
     conn.execute(run_sql["upsert_trace"], params)
+    refresh_lifecycle(conn, params)
+    enqueue_run(conn, as_of, area, ruleset, run_url)
+
+
+def collect_lifecycle(conn: psycopg.Connection, params: dict) -> None:
+    """Before a run's outputs are replaced or withdrawn: remember the findings it had."""
+    conn.execute("create temp table if not exists affected_findings (finding_id uuid primary key) on commit drop")
+    conn.execute(
+        "create temp table if not exists derived_events (finding_id uuid, event text, event_on date, "
+        "rule_version text, primary key (finding_id, event_on, event)) on commit drop"
+    )
+    conn.execute("truncate affected_findings, derived_events")
+    conn.execute(named_queries("finding_lifecycle")["collect_on_day"], params)
+
+
+def refresh_lifecycle(conn: psycopg.Connection, params: dict) -> None:
+    """After the (as_of, area) run changed: rederive events and state of the findings it can touch."""
+    lifecycle_sql = named_queries("finding_lifecycle")
     for name in (
         "collect_on_day",
-        "collect_active",
+        "collect_neighbours",
         "analyze_affected",
+        "derive_events",
         "delete_events",
         "insert_events",
         "delete_vanished_state",
         "upsert_state",
     ):
         conn.execute(lifecycle_sql[name], params)
-    enqueue_run(conn, as_of, area, ruleset, run_url)
 
 
 _SQL_TYPES = {
@@ -146,9 +173,36 @@ def append_audit(
     return row_hash
 
 
-def verify_audit(conn: psycopg.Connection) -> tuple[bool, str]:
-    """Re-derive the hash chain; reports the first row that does not match."""
-    prev_hash, count = _GENESIS, 0
+@dataclass(frozen=True)
+class AuditHead:
+    """How many entries the audit log holds and the hash of the last one."""
+
+    entries: int
+    head_hash: str
+    consistent: bool = True
+
+    def line(self) -> str:
+        return f"audit log head: {self.entries} entries, hash {self.head_hash}"
+
+    def token(self) -> str:
+        """`entries:hash`, what `hypercare audit verify --head` takes back."""
+        return f"{self.entries}:{self.head_hash}"
+
+
+def record_checkpoint(conn: psycopg.Connection, context: str | None = None) -> AuditHead:
+    """Publish the audit log's head to hypercare.audit_checkpoints (owner's rights, via a
+    SECURITY DEFINER function that reads the head itself, so a caller cannot forge it)."""
+    entries, head_hash, consistent = conn.execute(
+        "select * from hypercare.record_audit_checkpoint(%s)", (context,)
+    ).fetchone()
+    return AuditHead(entries, head_hash, consistent)
+
+
+def verify_audit(conn: psycopg.Connection, head: tuple[int, str] | None = None) -> tuple[bool, str]:
+    """Re-derive the hash chain, then hold it against every recorded checkpoint (and `head`,
+    a count and hash published elsewhere): an edited row, removed newest entries and a chain
+    rewritten with recomputed hashes all fail. Reports the first problem found."""
+    prev_hash, hashes = _GENESIS, []
     rows = conn.execute(
         "select seq, logged_at, actor, action, subject, details, prev_hash, hash from hypercare.audit_log order by seq"
     )
@@ -156,5 +210,23 @@ def verify_audit(conn: psycopg.Connection) -> tuple[bool, str]:
         expected = _row_hash(prev_hash, logged_at, actor, action, subject, details)
         if stored_prev != prev_hash or stored_hash != expected:
             return False, f"audit log broken at seq {seq} ({action} on {subject})"
-        prev_hash, count = stored_hash, count + 1
-    return True, f"audit log intact: {count} entries"
+        prev_hash = stored_hash
+        hashes.append(stored_hash)
+    anchors = [
+        (f"checkpoint {cid} of {at:%Y-%m-%d %H:%M} UTC", entries, head_hash)
+        for cid, at, entries, head_hash in conn.execute(
+            "select checkpoint_id, recorded_at, entries, head_hash from hypercare.audit_checkpoints "
+            "order by checkpoint_id"
+        )
+    ]
+    if head is not None:
+        anchors.append(("the published head", head[0], head[1]))
+    for name, entries, head_hash in anchors:
+        if len(hashes) < entries:
+            return False, (
+                f"audit log truncated: {len(hashes)} entries, but {name} saw {entries}; entries were removed"
+            )
+        if entries and hashes[entries - 1] != head_hash:
+            return False, f"audit log rewritten: entry {entries} no longer has the hash {name} recorded"
+    anchored = f"; matches {len(anchors)} checkpoint(s), latest {anchors[-1][0]}" if anchors else "; no checkpoint yet"
+    return True, f"audit log intact: {len(hashes)} entries, head {prev_hash}{anchored}"

@@ -7,6 +7,7 @@ own database, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
@@ -19,10 +20,12 @@ import pytest
 from hypothesis import settings
 
 from hypercare import db
+from hypercare.roles import Roles, setup_roles, url_for
 
 # Property-based tests: a small budget by default so CI stays fast, a long one for
-# `make fuzz` (HYPOTHESIS_PROFILE=long). No deadline: examples touch a real database.
-settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True)
+# `make fuzz` (HYPOTHESIS_PROFILE=long, random). CI is derandomized so a run is repeatable;
+# no deadline: examples touch a real database.
+settings.register_profile("ci", max_examples=40, deadline=None, print_blob=True, derandomize=True)
 settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -75,3 +78,23 @@ def reference_db_url(pg_admin_url) -> Iterator[str]:
 def conn(db_url) -> Iterator[psycopg.Connection]:
     with db.connect(db_url) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def test_roles(pg_admin_url) -> Iterator[Roles]:
+    """Owner, writer and reader roles for this test session (role names are cluster-wide)."""
+    roles = Roles.from_prefix(f"hc_{uuid.uuid4().hex[:8]}")
+    yield roles
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        for _, name in reversed(roles.items()):
+            with contextlib.suppress(psycopg.Error):  # still holds privileges somewhere: leave it
+                admin.execute(f'drop role if exists "{name}"')
+
+
+@pytest.fixture
+def role_urls(db_url, test_roles) -> dict[str, str]:
+    """The test database handed to the session's roles; a URL per role."""
+    password = f"pw-{uuid.uuid4().hex}"
+    with db.connect(db_url) as admin:
+        setup_roles(admin, test_roles, {kind: password for kind, _ in test_roles.items()})
+    return {kind: url_for(db_url, name, password) for kind, name in test_roles.items()}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
+from collections import Counter
 
 import polars as pl
 import pytest
@@ -13,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 
 from hypercare.alerts.actions import acknowledge, silence
 from hypercare.alerts.dispatch import dispatch
+from hypercare.alerts.messages import Notice, render_messages
 from hypercare.alerts.senders import SlackApiSender, SlackWebhookSender, SmtpSender
 from hypercare.findings import AreaResult, findings_from
 from hypercare.ruleset import load_ruleset
@@ -108,7 +111,7 @@ def test_reruns_never_duplicate(conn, senders, slack, mail):
     assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
 
 
-def test_outage_rate_limit_and_timeout_delay_but_never_lose(conn, senders, slack, mail):
+def test_outage_and_rate_limit_delay_but_never_lose(conn, senders, slack, mail):
     evaluate(conn, MON, "ownership", no_owner("N1"))
     slack.plan.extend([("status", 500), ("rate_limit", 600)])
     first = dispatch(conn, RULES, senders, now=end_of(MON))
@@ -117,13 +120,40 @@ def test_outage_rate_limit_and_timeout_delay_but_never_lose(conn, senders, slack
         "select recipient, next_attempt_at - %s from hypercare.alert_outbox where status = 'failed'", (end_of(MON),)
     ).fetchall()
     assert max(delay for _, delay in retry_at) >= dt.timedelta(seconds=600)  # Retry-After honoured
-    slack.plan.append(("hang", 3))  # longer than the client's 2 s timeout
-    second = dispatch(conn, RULES, senders, now=end_of(MON, 0.05))
-    assert second.failures and slack.webhook_posts == []
     dispatch(conn, RULES, senders, now=end_of(MON, 1))
     assert sorted(p["channel"] for p in slack.webhook_posts) == ["#onboarding-leads", "#revops-alerts"]
     dispatch(conn, RULES, senders, now=end_of(MON, 2))
     assert len(slack.webhook_posts) == 2 and len(mail.messages) == 1
+
+
+def test_a_webhook_timeout_resends_at_most_that_one_message_after_the_lease(conn, slack, mail):
+    webhook = SlackWebhookSender(WebhookClient(f"{slack.base}/webhook", timeout=0.5))
+    senders = {"slack": webhook, "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")}
+    evaluate(conn, MON, "ownership", no_owner("N1", "N2"))
+    slack.plan.append(("hang", 1))  # delivered, but the answer comes after the client's timeout
+    first = dispatch(conn, RULES, senders, now=end_of(MON))
+    assert first.unconfirmed == 2 and len(slack.webhook_posts) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 0.05))  # within the lease: the claim holds
+    assert len(slack.webhook_posts) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))  # a webhook cannot be asked: sent again
+    dispatch(conn, RULES, senders, now=end_of(MON, 2))
+    received = Counter(slack.notice_ids())
+    assert len(received) == 4 and sorted(received.values()) == [1, 1, 2, 2]  # one message's notices, twice
+    assert conn.execute("select count(*) from hypercare.alert_outbox where status <> 'sent'").fetchone() == (0,)
+
+
+def test_a_web_api_timeout_is_confirmed_from_the_channel_not_resent(conn, slack, mail):
+    api = SlackApiSender(WebClient(token="xoxb-test-token", base_url=f"{slack.base}/api/", timeout=0.5))
+    senders = {"slack": api, "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com")}
+    evaluate(conn, MON, "ownership", no_owner("N1", "N2"))
+    slack.plan.extend([("hang", 1), ("drop",)])
+    first = dispatch(conn, RULES, senders, now=end_of(MON))
+    assert first.unconfirmed == 4 and len(slack.api_messages) == 2
+    dispatch(conn, RULES, senders, now=end_of(MON, 1))
+    dispatch(conn, RULES, senders, now=end_of(MON, 2))
+    assert Counter(slack.notice_ids()) == Counter({nid: 1 for nid in set(slack.notice_ids())})
+    assert len(slack.api_messages) == 2 and slack.history_calls >= 2
+    assert conn.execute("select count(*) from hypercare.alert_outbox where status <> 'sent'").fetchone() == (0,)
 
 
 class CrashAfterSend:
@@ -272,3 +302,117 @@ def test_email_is_a_real_mime_message(conn, senders, mail):
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["Message-ID"].endswith("@hypercare>")
     assert "Ownership: no owner" in message.get_body(("plain",)).get_content()
+
+
+def test_rerunning_and_backfilling_days_never_drops_an_owed_alert(conn, senders, slack):
+    days = [MON, TUE, WED]
+    for _ in range(2):  # `evaluate --from MON --to WED`, twice
+        for day in days:
+            evaluate(conn, day, "ownership", no_owner("N1", *(["N2"] if day >= TUE else [])))
+    pending = conn.execute(
+        "select count(distinct finding_id) from hypercare.alert_outbox where status = 'pending' and kind = 'firing'"
+    ).fetchone()[0]
+    assert pending == 2
+    evaluate(conn, MON, "ownership", no_owner("N1"))  # a backfill of an older day pages nobody about the past
+    dispatch(conn, RULES, senders, now=end_of(WED))
+    received = Counter(slack.notice_ids())
+    assert len(received) == 4 and set(received.values()) == {1}  # N1 and N2, two channels each, once
+    assert all("N1" in p["text"] and "N2" in p["text"] for p in slack.webhook_posts)
+
+
+def test_a_thousand_notices_arrive_whole_within_slack_and_email_limits(conn, senders, slack, mail):
+    ids = [f"N{i:04d}" for i in range(1000)]
+    long_name = "Very Long Customer Name & Partners <GmbH> " * 20
+    evaluate(conn, MON, "ownership", no_owner(*ids, legal_note=long_name))
+    while dispatch(conn, RULES, senders, now=end_of(MON)).notifications_sent:
+        pass
+    expected = {nid for (nid,) in conn.execute("select notification_id::text from hypercare.alert_outbox")}
+    assert len(expected) == 3000
+    assert sorted(Counter(slack.notice_ids()).values()) == [1] * 2000
+    assert set(slack.notice_ids()) | set(mail.notice_ids()) == expected and len(mail.notice_ids()) == 1000
+    for post in slack.webhook_posts:
+        assert len(post["blocks"]) <= 50 and len(post["text"]) <= 4000
+        assert all(len(b["text"]["text"]) <= (150 if b["type"] == "header" else 3000) for b in post["blocks"])
+    parts = Counter(p["channel"] for p in slack.webhook_posts)
+    assert min(parts.values()) >= 1000 / 49 and len(mail.messages) == 20
+
+
+def test_source_values_are_escaped_and_masked_on_every_channel(conn, senders, slack, mail):
+    hostile = onboarding(
+        "N1",
+        project_id="<!channel> <https://evil.example|click> & jane@customer.com",
+        last_error="sync failed for SSN 123-45-6789, VAT DE123456789, call +49 30 1234567",
+        bill_to_contact="Jane Doe",
+    )
+    rule = dataclasses.replace(RULES.rule("ownership.no_owner"))
+    evaluate(
+        conn,
+        MON,
+        "ownership",
+        AreaResult(
+            findings=findings_from(
+                rule,
+                pl.DataFrame([hostile]),
+                subject="project_id",
+                evidence=["project_id", "last_error", "bill_to_contact"],
+            )
+        ),
+    )
+    dispatch(conn, RULES, senders, now=end_of(MON))
+    slack_text = json.dumps(slack.webhook_posts)
+    assert "<!channel>" not in slack_text and "<https://evil" not in slack_text
+    assert "&lt;!channel&gt;" in slack_text and "&amp;" in slack_text
+    mail_text = " ".join(
+        m.get_body(("html",)).get_content() + m.get_body(("plain",)).get_content() for m in mail.messages
+    )
+    html_body = mail.messages[0].get_body(("html",)).get_content()
+    assert "<!channel>" not in html_body and "&lt;!channel&gt;" in html_body and "<https://evil" not in html_body
+    for text in (slack_text, mail_text):
+        for secret in ("jane@customer.com", "123-45-6789", "DE123456789", "1234567", "Jane Doe"):
+            assert secret not in text
+        assert "1 more field(s) withheld" in text
+
+
+def test_tokens_and_webhook_urls_never_reach_a_log(conn, slack, mail, caplog):
+    caplog.set_level(logging.DEBUG)
+    webhook_url = f"{slack.base}/webhook?secret=T000-B000-XXXXXXXX"
+    webhook = SlackWebhookSender(WebhookClient(webhook_url, timeout=0.5))
+    token = "xoxb-1234-5678-abcdefghijklmnop"
+    api = SlackApiSender(WebClient(token=token, base_url=f"{slack.base}/api/", timeout=0.5))
+    email = SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com", password="smtp-secret-pw")
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    slack.plan.extend([("status", 500), ("drop",), ("hang", 1)])
+    dispatch(conn, RULES, {"slack": webhook, "email": email}, now=end_of(MON))
+    dispatch(conn, RULES, {"slack": api, "email": email}, now=end_of(MON, 1))
+    dispatch(conn, RULES, {"slack": api, "email": email}, now=end_of(MON, 2))
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "webhook" in logged.lower() or "slack" in logged.lower()  # the clients did log, at DEBUG
+    for secret in (webhook_url, "T000-B000-XXXXXXXX", token, "smtp-secret-pw"):
+        assert secret not in logged
+    errors = " ".join(e or "" for (e,) in conn.execute("select last_error from hypercare.alert_outbox"))
+    assert token not in errors and "T000-B000-XXXXXXXX" not in errors
+
+
+def test_account_names_are_masked_and_escaped_in_every_rendering():
+    payload = {
+        "rule_id": "ownership.no_owner",
+        "severity": "high",
+        "account_name": "<!here> Acme (billing: ap@acme.example, +44 20 7946 0958) & Co",
+        "segment": "smb",
+        "arr_band": "<25k",
+        "since": None,
+        "as_of": "2026-11-02",
+        "reason_code": "no_owner",
+        "subject_key": "ONB-0000001",
+        "evidence": {},
+        "owner_roles": ["revops"],
+        "next_action": "Assign an owner.",
+        "run_link": "http://localhost:8080/dags/hypercare_ownership",
+    }
+    notice = Notice("00000000-0000-0000-0000-000000000001", "firing", payload)
+    (slack_message,) = render_messages("slack", [notice], end_of(MON))
+    (email,) = render_messages("email", [notice], end_of(MON))
+    rendered = json.dumps([slack_message.text, slack_message.blocks]) + email.html + email.text
+    assert "ap@acme.example" not in rendered and "7946" not in rendered
+    assert "<!here>" not in json.dumps([slack_message.text, slack_message.blocks]) and "<!here>" not in email.html
+    assert "&lt;!here&gt; Acme" in slack_message.text and "&amp; Co" in slack_message.blocks[1]["text"]["text"]

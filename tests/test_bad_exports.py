@@ -246,7 +246,8 @@ def test_a_volume_drop_is_held_until_accepted(conn, source):
     assert held.status == "held"
     assert "held for review" in held.message and "--accept-drop onboarding_projects" in held.message
     summaries = {s.area: s for s in evaluate_day(conn, BAD_DAY, RULES)}
-    assert summaries["trigger"].no_verdict and "onboarding_projects: held" in summaries["trigger"].no_verdict
+    assert summaries["trigger"].no_verdict == "onboarding_projects held"
+    assert summaries["audit"].no_verdict.startswith("no verdict from ") and "trigger" in summaries["audit"].no_verdict
     assert resolved_on(conn, BAD_DAY) == 0
     assert conn.execute(
         "select subject_key from hypercare.finding_occurrences where as_of = %s and rule_id = 'contract.volume_drop'",

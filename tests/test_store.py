@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hypercare.findings import AreaResult, findings_from, metric_rows, trace_from
 from hypercare.ruleset import load_ruleset
@@ -131,7 +134,8 @@ def test_audit_log_is_chained_and_append_only(conn):
     with conn.transaction():
         append_audit(conn, "alice", "acknowledge", "finding:1", {"note": "on it"})
         append_audit(conn, "bob", "silence", "rule:trigger.manual_creation", {"hours": 24})
-    assert verify_audit(conn) == (True, "audit log intact: 2 entries")
+    ok, message = verify_audit(conn)
+    assert ok and message.startswith("audit log intact: 2 entries")
     with pytest.raises(Exception, match="append-only"), conn.transaction():
         conn.execute("update hypercare.audit_log set actor = 'mallory'")
     # Tampering that bypasses the trigger is caught by the hash chain.
@@ -141,3 +145,53 @@ def test_audit_log_is_chained_and_append_only(conn):
         conn.execute("alter table hypercare.audit_log enable trigger audit_log_append_only")
     ok, message = verify_audit(conn)
     assert not ok and "seq 2" in message
+
+
+def expected_lifecycle(history: dict[dt.date, list[str]]) -> tuple[dict[str, tuple], list[tuple]]:
+    """The lifecycle the store must hold for the final per-day findings, derived in Python."""
+    days = sorted(history)
+    states, lifecycle_events = {}, []
+    for subject in sorted({s for found in history.values() for s in found}):
+        present = [day for day in days if subject in history[day]]
+        was, episodes, resolved_on, last = None, 0, None, None
+        for day in days[days.index(present[0]) :]:
+            now = subject in history[day]
+            if was is None or now != was:
+                last = "opened" if was is None else ("reopened" if now else "resolved")
+                lifecycle_events.append((subject, last, day))
+                episodes += now
+                resolved_on = day if not now else None
+            was = now
+        status = {"opened": "open", "reopened": "reopened", "resolved": "resolved"}[last]
+        states[subject] = (status, present[0], present[-1], resolved_on, episodes)
+    return states, sorted(lifecycle_events, key=lambda e: (e[0], e[2]))
+
+
+runs_in_any_order = st.lists(
+    st.tuples(st.sampled_from(D), st.lists(st.sampled_from("ABCD"), unique=True, max_size=4)),
+    min_size=1,
+    max_size=12,
+)
+
+
+# Each example runs up to a dozen real writes: a smaller CI budget than the profile's,
+# the full one under `make fuzz` (HYPOTHESIS_PROFILE=long).
+@settings(
+    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(runs=runs_in_any_order)
+def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(conn, runs):
+    conn.execute(
+        "truncate hypercare.finding_occurrences, hypercare.finding_state, hypercare.finding_events, "
+        "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox"
+    )
+    conn.commit()
+    final = {}
+    for day, subjects in runs:
+        run(conn, day, subjects)
+        final[day] = subjects
+    expected_state, expected_events = expected_lifecycle(final)
+    assert state(conn) == expected_state
+    assert events(conn) == expected_events

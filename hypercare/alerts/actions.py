@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 
-from hypercare.store import append_audit
+from hypercare.store import append_audit, record_checkpoint
 
 
 def acknowledge(
@@ -33,6 +33,7 @@ def acknowledge(
         append_audit(
             conn, by, "acknowledge", f"finding:{finding_id}", {"episode_on": episode_on, "note": note}, logged_at=at
         )
+        record_checkpoint(conn, "acknowledge")
     return episode_on
 
 
@@ -75,4 +76,22 @@ def silence(
             },
             logged_at=starts_at,
         )
+        record_checkpoint(conn, "silence")
     return silence_id
+
+
+def expire_silence(conn: psycopg.Connection, silence_id: str, by: str, at: dt.datetime | None = None) -> dt.datetime:
+    """End a silence now (a silence that has not started yet ends at its start, a moment
+    later); returns its new end. Written to the audit log in the same transaction."""
+    at = at or dt.datetime.now(dt.UTC)
+    with conn.transaction():
+        row = conn.execute(
+            "update hypercare.alert_silences set ends_at = greatest(%s, starts_at + interval '1 microsecond') "
+            "where silence_id = %s and ends_at > %s returning ends_at",
+            (at, silence_id, at),
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"no silence {silence_id} in force")
+        append_audit(conn, by, "expire_silence", f"silence:{silence_id}", {"ends_at": row[0]}, logged_at=at)
+        record_checkpoint(conn, "expire_silence")
+    return row[0]

@@ -1,10 +1,12 @@
-"""The dispatcher: outbox rows in, one grouped message per recipient out.
+"""The dispatcher: outbox rows in, messages per recipient out.
 
-Each notification is claimed (committed) before its send and marked sent (committed)
-after it; an outage marks it failed with a retry time; a crash between send and mark
-leaves a stale claim that the next run confirms through the channel (Slack Web API
-metadata, the capture folder) or, where the channel cannot tell, sends again with the
-same fingerprint (email Message-ID).
+Each message (a recipient's notices, split within the channel's limits) is claimed
+(committed) before its send and marked sent (committed) after it. A refusal (HTTP error,
+429, refused connection) marks it failed with a retry time. A timeout or a crash between
+send and mark leaves the claim in place; once the sending lease has run out the next pass
+asks the channel (Slack Web API metadata, the capture folder) and records it as sent, or,
+where the channel cannot tell (incoming webhook, SMTP), sends it again with the same
+fingerprint (the email keeps its Message-ID). At most that one message can arrive twice.
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from hypercare.alerts.messages import Notice, render
+from hypercare.alerts.messages import Notice, render_messages
 from hypercare.alerts.outbox import schedule_followups
 from hypercare.alerts.senders import DeliveryError, Sender
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
+from hypercare.secrets import scrub
+
+GROUP_MARK = "|"
 
 
 @dataclass
 class DispatchReport:
     messages_sent: int = 0
     notifications_sent: int = 0
+    unconfirmed: int = 0
     failures: list[str] = field(default_factory=list)
     by_recipient: dict[str, int] = field(default_factory=dict)
 
@@ -79,40 +85,56 @@ def dispatch(
         groups.setdefault(recipient, []).append(Notice(notification_id, kind, json.loads(payload)))
         attempts[recipient] = max(attempts.get(recipient, 0), tried + 1)
     for recipient, notices in sorted(groups.items()):
-        ids = [n.notification_id for n in notices]
-        fingerprint = group_fingerprint(recipient, ids)
         channel, target = recipient.split(":", 1)
-        with conn.transaction():
-            conn.execute(queries["set_group"], {"group": f"{dispatch_id}:{fingerprint}", "ids": ids})
         sender = senders.get(channel)
-        try:
-            if sender is None:
-                raise DeliveryError(f"no sender configured for {channel}")
-            ref = sender.send(target, render(recipient, notices, now), fingerprint)
-        except DeliveryError as exc:
-            wait = _backoff(attempts[recipient], settings.get("max_backoff_minutes", 60))
-            if exc.retry_after:
-                wait = max(wait, dt.timedelta(seconds=exc.retry_after))
+        messages = render_messages(channel, notices, now)
+        for index, message in enumerate(messages):
+            ids = list(message.notification_ids)
+            fingerprint = group_fingerprint(recipient, ids)
             with conn.transaction():
-                conn.execute(queries["mark_failed"], {"ids": ids, "error": str(exc)[:500], "retry_at": now + wait})
-            report.failures.append(f"{recipient}: {exc}")
-            continue
-        with conn.transaction():
-            conn.execute(queries["mark_sent"], {"ids": ids, "now": now, "ref": ref, "group": fingerprint})
-        report.messages_sent += 1
-        report.notifications_sent += len(ids)
-        report.by_recipient[recipient] = report.by_recipient.get(recipient, 0) + len(ids)
+                conn.execute(queries["set_group"], {"group": f"{dispatch_id}{GROUP_MARK}{fingerprint}", "ids": ids})
+            try:
+                if sender is None:
+                    raise DeliveryError(f"no sender configured for {channel}")
+                ref = sender.send(target, message, fingerprint)
+            except DeliveryError as exc:
+                wait = _backoff(attempts[recipient], settings.get("max_backoff_minutes", 60))
+                if exc.retry_after:
+                    wait = max(wait, dt.timedelta(seconds=exc.retry_after))
+                error = scrub(str(exc))[:500]
+                unsent = [n for later in messages[index + 1 :] for n in later.notification_ids]
+                with conn.transaction():
+                    if exc.ambiguous:
+                        conn.execute(queries["mark_unconfirmed"], {"ids": ids, "error": error})
+                    else:
+                        conn.execute(queries["mark_failed"], {"ids": ids, "error": error, "retry_at": now + wait})
+                    conn.execute(queries["defer"], {"ids": unsent, "retry_at": now + wait})
+                report.failures.append(f"{recipient}: {error}")
+                report.unconfirmed += len(ids) if exc.ambiguous else 0
+                break
+            with conn.transaction():
+                conn.execute(queries["mark_sent"], {"ids": ids, "now": now, "ref": ref, "group": fingerprint})
+            report.messages_sent += 1
+            report.notifications_sent += len(ids)
+            report.by_recipient[recipient] = report.by_recipient.get(recipient, 0) + len(ids)
     return report
 
 
 def _reconcile(conn: psycopg.Connection, queries: dict[str, str], senders: dict[str, Sender], stale_before) -> None:
-    """Settle claims left by a dispatcher that stopped between sending and recording."""
-    confirmed = []
-    for claimed_by, recipient in conn.execute(queries["stale_groups"], {"stale_before": stale_before}).fetchall():
+    """Settle messages whose delivery is unknown: confirmed through the channel, else queued again.
+
+    A channel that can confirm but could not be asked right now keeps the claim, so the
+    Slack Web API never gets a message twice; one that can never confirm gets it again.
+    """
+    confirmed, released = [], []
+    for group, recipient, claimed_at in conn.execute(queries["stale_groups"], {"stale_before": stale_before}):
         channel, target = recipient.split(":", 1)
-        fingerprint = (claimed_by or "").rpartition(":")[2]
+        fingerprint = (group or "").rpartition(GROUP_MARK)[2] if GROUP_MARK in (group or "") else None
         sender = senders.get(channel)
-        if sender is not None and fingerprint and sender.delivered(target, fingerprint):
-            confirmed.append(claimed_by)
-    conn.execute(queries["confirm_stale"], {"confirmed": confirmed})
-    conn.execute(queries["release_stale"], {"stale_before": stale_before, "confirmed": confirmed})
+        answer = sender.delivered(target, fingerprint, since=claimed_at) if sender and fingerprint else False
+        if answer:
+            confirmed.append(group)
+        elif answer is False or not getattr(sender, "can_confirm", False):
+            released.append(group)
+    conn.execute(queries["confirm_stale"], {"groups": confirmed})
+    conn.execute(queries["release_stale"], {"groups": released})

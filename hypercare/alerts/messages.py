@@ -1,5 +1,12 @@
 """Alert messages: what is wrong, for whom, how long, the evidence, the owner, the next
-action and a link to the run; as Slack Block Kit and as email."""
+action and a link to the run; as Slack Block Kit and as email.
+
+A recipient's notices are split over as many messages as the channel's limits need
+(Slack: 50 blocks, 3,000 characters per section, a short `text` fallback; email: a
+bounded number of notices), so nothing is cut off, and a message whose delivery is
+uncertain (a timeout, a crash) never carries more than one message's worth. Every value
+that came from source data is masked (`redaction`) and escaped for its channel.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,18 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
+from hypercare.alerts.redaction import redact_text, redact_value, slack_escape
+
 KIND_LABEL = {"firing": "New", "repeat": "Still open", "escalation": "Escalated", "resolved": "Resolved"}
+KIND_ORDER = {"escalation": 0, "firing": 1, "repeat": 2, "resolved": 3}
+
+SLACK_MAX_BLOCKS = 50
+SLACK_SECTION_CHARS = 3000
+SLACK_HEADER_CHARS = 150
+# Slack cuts `text` at 40,000 characters and recommends staying under 4,000.
+SLACK_TEXT_CHARS = 4000
+EMAIL_MAX_NOTICES = 50
+NOTICE_HEADER = "X-Hypercare-Notices"
 
 
 @dataclass(frozen=True)
@@ -28,11 +46,17 @@ class Message:
     text: str
     blocks: list[dict[str, Any]]
     html: str
+    notification_ids: tuple[str, ...] = ()
 
 
 def title(rule_id: str) -> str:
     area, name = rule_id.split(".", 1)
     return f"{area.capitalize()}: {name.replace('_', ' ')}"
+
+
+def _source(value: Any) -> str:
+    """A source value as masked text."""
+    return redact_text("" if value is None else str(value))
 
 
 def _age(payload: dict[str, Any], now: dt.datetime) -> str:
@@ -45,47 +69,152 @@ def _age(payload: dict[str, Any], now: dt.datetime) -> str:
 
 def _customer(payload: dict[str, Any]) -> str:
     name = payload.get("account_name") or payload.get("onboarding_id") or payload.get("opportunity_id") or "unknown"
-    return f"{name} ({payload.get('segment') or 'unknown segment'}, ARR {payload.get('arr_band', 'unknown')})"
+    segment = payload.get("segment") or "unknown segment"
+    return f"{_source(name)} ({_source(segment)}, ARR {payload.get('arr_band', 'unknown')})"
 
 
 def _evidence(payload: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in payload.get("evidence", {}).items())
+    shown = ", ".join(
+        f"{k}={json.dumps(redact_value(v), default=str, ensure_ascii=False)}"
+        for k, v in payload.get("evidence", {}).items()
+    )
+    withheld = payload.get("evidence_withheld") or 0
+    return shown + (f" ({withheld} more field(s) withheld)" if withheld else "") if shown or withheld else "none"
+
+
+def headline(notice: Notice) -> str:
+    p = notice.payload
+    return f"[{KIND_LABEL[notice.kind]}] {title(p['rule_id'])} ({p['severity']}) - {_customer(p)}"
 
 
 def _lines(notice: Notice, now: dt.datetime) -> list[str]:
     p = notice.payload
-    head = f"[{KIND_LABEL[notice.kind]}] {title(p['rule_id'])} ({p['severity']}) - {_customer(p)}"
+    head = headline(notice)
     if notice.kind == "resolved":
         return [head, f"Cleared on {p.get('resolved_on')}; no action needed."]
     reopened = " Reopened after it had cleared." if p.get("reopened") else ""
     return [
         head,
-        f"Open {_age(p, now)}.{reopened} Reason: {p['reason_code']}. Record: {p['subject_key']}.",
+        f"Open {_age(p, now)}.{reopened} Reason: {_source(p['reason_code'])}. Record: {_source(p['subject_key'])}.",
         f"Evidence: {_evidence(p)}",
         f"Owner: {', '.join(p['owner_roles'])}. Next action: {p['next_action']}",
         f"Run: {p['run_link']}",
+        *([f"Acknowledge or silence: {p['finding_link']}"] if p.get("finding_link") else []),
     ]
 
 
-def render(recipient: str, notices: list[Notice], now: dt.datetime) -> Message:
-    """One message for one recipient listing every notice of this dispatch."""
+def _pieces(text: str, limit: int) -> list[str]:
+    """`text` escaped for mrkdwn, in pieces of at most `limit` characters, never splitting an entity."""
+    pieces, current = [], ""
+    for char in text:
+        escaped = slack_escape(char)
+        if len(current) + len(escaped) > limit:
+            pieces.append(current)
+            current = ""
+        current += escaped
+    return [*pieces, current] if current or not pieces else pieces
+
+
+def _slack_sections(notice: Notice, now: dt.datetime) -> list[dict[str, Any]]:
+    """One notice as section blocks of at most 3,000 characters each; block ids carry the notification id."""
+    lines = _lines(notice, now)
+    texts: list[str] = []
+    current = ""
+    for index, line in enumerate(lines):
+        bold = index == 0
+        budget = SLACK_SECTION_CHARS - (2 if bold else 0)
+        for piece in _pieces(line, budget):
+            rendered = f"*{piece}*" if bold and piece else piece
+            joined = f"{current}\n{rendered}" if current else rendered
+            if len(joined) <= SLACK_SECTION_CHARS:
+                current = joined
+            else:
+                texts.append(current)
+                current = rendered
+    texts.append(current)
+    return [
+        {
+            "type": "section",
+            "block_id": notice.notification_id if i == 0 else f"{notice.notification_id}:{i}",
+            "text": {"type": "mrkdwn", "text": text},
+        }
+        for i, text in enumerate(texts)
+    ]
+
+
+def _subject(notices: list[Notice], part: int, parts: int) -> str:
     counts: dict[str, int] = {}
     for notice in notices:
         counts[notice.kind] = counts.get(notice.kind, 0) + 1
     summary = ", ".join(f"{n} {KIND_LABEL[k].lower()}" for k, n in sorted(counts.items()))
-    subject = f"Hypercare: {len(notices)} alert update(s) ({summary})"
-    paragraphs = [_lines(n, now) for n in notices]
-    text = "\n\n".join("\n".join(lines) for lines in paragraphs)
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": subject[:150]}}]
-    for lines in paragraphs:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{lines[0]}*\n" + "\n".join(lines[1:])}})
-        blocks.append({"type": "divider"})
+    suffix = f" [part {part} of {parts}]" if parts > 1 else ""
+    return f"Hypercare: {len(notices)} alert update(s) ({summary}){suffix}"
+
+
+def _slack_chunks(notices: list[Notice], now: dt.datetime) -> list[tuple[list[Notice], list[list[dict]]]]:
+    """Notices packed greedily into messages within the block and text limits."""
+    reserve = 120  # the part marker and "(part i of n)" line of the fallback text
+    chunks: list[tuple[list[Notice], list[list[dict]]]] = []
+    members: list[Notice] = []
+    sections: list[list[dict]] = []
+    blocks, text = 1, 0
+    for notice in notices:
+        own = _slack_sections(notice, now)
+        line = len(slack_escape(headline(notice))) + 1
+        if members and (blocks + len(own) > SLACK_MAX_BLOCKS or text + line > SLACK_TEXT_CHARS - reserve):
+            chunks.append((members, sections))
+            members, sections, blocks, text = [], [], 1, 0
+        members.append(notice)
+        sections.append(own)
+        blocks += len(own)
+        text += line
+    if members:
+        chunks.append((members, sections))
+    return chunks
+
+
+def _email_html(subject: str, paragraphs: list[list[str]], ids: list[str]) -> str:
     body = "".join(
-        f"<p><strong>{html.escape(lines[0])}</strong><br>" + "<br>".join(html.escape(x) for x in lines[1:]) + "</p>"
-        for lines in paragraphs
+        f"<p id='n-{html.escape(nid)}'><strong>{html.escape(lines[0])}</strong><br>"
+        + "<br>".join(html.escape(x) for x in lines[1:])
+        + "</p>"
+        for nid, lines in zip(ids, paragraphs, strict=True)
     )
-    page = f"<html><body style='font-family:Arial,sans-serif'><h3>{html.escape(subject)}</h3>{body}</body></html>"
-    return Message(subject=subject, text=text, blocks=blocks[:50], html=page)
+    return f"<html><body style='font-family:Arial,sans-serif'><h3>{html.escape(subject)}</h3>{body}</body></html>"
+
+
+def render_messages(channel: str, notices: list[Notice], now: dt.datetime) -> list[Message]:
+    """Every notice of one recipient, as one or more messages within the channel's limits."""
+    notices = sorted(notices, key=lambda n: (KIND_ORDER[n.kind], n.payload.get("rule_id", ""), n.notification_id))
+    if channel == "slack":
+        chunks = _slack_chunks(notices, now)
+    else:
+        size = EMAIL_MAX_NOTICES
+        chunks = [(notices[i : i + size], []) for i in range(0, len(notices), size)]
+    messages = []
+    for part, (members, sections) in enumerate(chunks, start=1):
+        subject = _subject(members, part, len(chunks))
+        ids = [n.notification_id for n in members]
+        paragraphs = [_lines(n, now) for n in members]
+        if channel == "slack":
+            text = "\n".join(slack_escape(headline(n)) for n in members)
+            if len(chunks) > 1:
+                text += f"\n(part {part} of {len(chunks)})"
+            blocks = [{"type": "header", "text": {"type": "plain_text", "text": subject[:SLACK_HEADER_CHARS]}}]
+            blocks += [block for own in sections for block in own]
+        else:
+            text = subject + "\n\n" + "\n\n".join("\n".join(lines) for lines in paragraphs)
+            blocks = []
+        messages.append(
+            Message(
+                subject=subject,
+                text=text,
+                blocks=blocks,
+                html=_email_html(subject, paragraphs, ids),
+                notification_ids=tuple(ids),
+            )
+        )
+    return messages
 
 
 def email_message(message: Message, sender: str, to: str, fingerprint: str) -> EmailMessage:
@@ -95,6 +224,8 @@ def email_message(message: Message, sender: str, to: str, fingerprint: str) -> E
     mail["From"] = sender
     mail["To"] = to
     mail["Message-ID"] = f"<{fingerprint}@hypercare>"
+    if message.notification_ids:
+        mail[NOTICE_HEADER] = " ".join(message.notification_ids)
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
     return mail

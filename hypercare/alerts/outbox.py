@@ -11,7 +11,8 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from hypercare.alerts.routing import EMAIL, arr_band, recipients
+from hypercare.alerts.redaction import allowed_evidence
+from hypercare.alerts.routing import arr_band, recipients
 from hypercare.db import copy_frame, named_queries
 from hypercare.ruleset import RuleSet
 
@@ -34,25 +35,20 @@ OUTBOX_STAGE: dict[str, pl.DataType] = {
 AREA_DAGS = {"audit": "crosscutting", "backlog": "crosscutting", "contract": "ingest"}
 
 
-def redact(alerting: dict[str, Any], evidence: dict[str, Any]) -> dict[str, Any]:
-    """Evidence safe for a message: no configured sensitive keys, no email-like values."""
-    hidden = set(alerting.get("redact_keys", ()))
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            return EMAIL.sub("[redacted]", value)
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k not in hidden}
-        return value
-
-    return {k: clean(v) for k, v in evidence.items() if k not in hidden}
+def message_evidence(alerting: dict[str, Any], evidence: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Evidence safe for a message: only `message_fields` keys, personal and tax identifiers masked."""
+    return allowed_evidence(evidence, set(alerting.get("message_fields", ())))
 
 
 def run_link(alerting: dict[str, Any], area: str, run_url: str | None) -> str:
     base = alerting.get("airflow_base_url", "").rstrip("/")
     return run_url or f"{base}/dags/hypercare_{AREA_DAGS.get(area, area)}"
+
+
+def finding_link(alerting: dict[str, Any], finding_id: str) -> str | None:
+    """The finding's page in the Hypercare plugin of the Airflow UI: acknowledging is one click from the alert."""
+    base = alerting.get("airflow_base_url", "").rstrip("/")
+    return f"{base}/hypercare/findings/{finding_id}" if base else None
 
 
 def _stage(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
@@ -74,23 +70,28 @@ def _insert(conn: psycopg.Connection, rows: list[dict[str, Any]], queries: dict[
 def enqueue_run(
     conn: psycopg.Connection, as_of: dt.date, area: str, ruleset: RuleSet, run_url: str | None = None
 ) -> int:
-    """Queue firing and resolved notifications of one (as_of, area) run, inside its transaction.
+    """Queue the area's notifications after a run for `as_of`, inside the run's transaction.
 
-    A re-run replaces the run's unsent notifications; a backfill of a day older than the
-    area's newest run never pages about the past.
+    Whatever day was run, the queue is brought up to date for the area's newest evaluated
+    day: every alert-marked finding open on that day gets a firing notification for its
+    current episode (once: the notification id is its fingerprint), and findings that
+    cleared on that day get a resolved one. Nothing is ever deleted here, so re-running
+    or backfilling days cannot drop a notification that is still owed; notices whose
+    episode ended before delivery are cancelled by the dispatcher. A backfill of older
+    days never pages about the past.
     """
     queries = named_queries("alerts")
-    params = {"as_of": as_of, "area": area, "routing_version": ruleset.alerting_version}
-    conn.execute(queries["drop_unsent_of_run"], params)
-    latest = conn.execute(queries["latest_run"], params).fetchone()[0]
-    if latest is not None and as_of < latest:
+    newest = conn.execute(queries["latest_run"], {"area": area}).fetchone()[0]
+    if newest is None:
         return 0
+    params = {"as_of": newest, "area": area, "routing_version": ruleset.alerting_version}
     alerting = ruleset.content["alerting"]
-    link = run_link(alerting, area, run_url)
+    link = run_link(alerting, area, run_url if newest == as_of else None)
     rows = []
     cursor = conn.execute(queries["firing_candidates"], params)
     columns = [c.name for c in cursor.description]
     for record in (dict(zip(columns, row, strict=True)) for row in cursor):
+        evidence, withheld = message_evidence(alerting, json.loads(record["evidence"]))
         payload = {
             "rule_id": record["rule_id"],
             "subject_key": record["subject_key"],
@@ -102,21 +103,23 @@ def enqueue_run(
             "segment": record["segment"],
             "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
             "since": record["since"].isoformat() if record["since"] else None,
-            "as_of": as_of.isoformat(),
+            "as_of": newest.isoformat(),
             "reopened": record["event"] == "reopened",
-            "evidence": redact(alerting, json.loads(record["evidence"])),
+            "evidence": evidence,
+            "evidence_withheld": withheld,
             "owner_roles": list(record["owner_roles"]),
             "next_action": alerting.get("next_actions", {}).get(record["rule_id"], "Investigate and fix the cause."),
             "run_link": link,
+            "finding_link": finding_link(alerting, str(record["finding_id"])),
         }
         for recipient in recipients(alerting, list(record["owner_roles"]), record["segment"], record["sales_owner"]):
             rows.append(
                 {
                     "finding_id": str(record["finding_id"]),
                     "kind": "firing",
-                    "episode_on": as_of,
+                    "episode_on": record["episode_on"],
                     "step": 0,
-                    "as_of": as_of,
+                    "as_of": newest,
                     "area": area,
                     "rule_id": record["rule_id"],
                     "severity": record["severity"],
@@ -149,6 +152,7 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
     cursor = conn.execute(queries["open_alerts"])
     columns = [c.name for c in cursor.description]
     escalated: set[tuple] = set()
+    business_days_since: dict[dt.datetime, float] = {}
     for record in (dict(zip(columns, row, strict=True)) for row in cursor):
         base = {
             "finding_id": str(record["finding_id"]),
@@ -161,7 +165,10 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
             "next_attempt_at": None,
             "routing_version": ruleset.alerting_version,
         }
-        if cal.business_days_between(record["last_sent_at"], now) * 24 >= repeat_hours:
+        last_sent = record["last_sent_at"]
+        if last_sent not in business_days_since:  # one calendar walk per dispatch time, not per row
+            business_days_since[last_sent] = cal.business_days_between(last_sent, now)
+        if business_days_since[last_sent] * 24 >= repeat_hours:
             rows.append(
                 base
                 | {

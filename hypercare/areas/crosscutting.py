@@ -99,26 +99,22 @@ audit = Area("audit", AuditRun)
 
 @audit.rule("audit.trace_gap", params=("required_events",))
 def trace_gap(run: AuditRun, rule: RuleConfig) -> pl.DataFrame:
-    gaps = _with_missing_events(run.past_kickoff, run.required).filter(pl.col("missing_events").list.len() > 0)
+    gaps = (
+        run.past_kickoff.with_columns(pl.lit(run.required, dtype=pl.List(pl.String)).alias("required_events"))
+        .with_columns(
+            pl.col("required_events")
+            .list.set_difference(pl.col("traced").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+            .list.sort()
+            .alias("missing_events")
+        )
+        .filter(pl.col("missing_events").list.len() > 0)
+    )
     return findings_from(
         rule,
         gaps,
         subject="onboarding_id",
         since="kickoff_completed_at",
         evidence=["missing_events", "kickoff_completed_at"],
-    )
-
-
-def _with_missing_events(frame: pl.DataFrame, required: list[str]) -> pl.DataFrame:
-    """Each onboarding's required events not traced yet, sorted (list set operations on
-    an empty frame fail in polars, so an empty frame gets an empty column)."""
-    if frame.is_empty():
-        return frame.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("missing_events"))
-    return frame.with_columns(
-        pl.lit(required)
-        .list.set_difference(pl.col("traced").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        .list.sort()
-        .alias("missing_events")
     )
 
 

@@ -19,7 +19,7 @@ from hypercare.scorecard.config import ScorecardConfig, scorecard_config
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.mail import SmtpSettings, build_message, send_message, smtp_settings_from_url
 from hypercare.scorecard.render import render_html, render_text, subject
-from hypercare.store import register_config_versions
+from hypercare.store import record_checkpoint, register_config_versions
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,10 @@ class Scorecard:
 def compile_scorecard(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> Scorecard:
     config = scorecard_config(ruleset)
     data = compile_data(conn, as_of, ruleset, config)
+    with conn.transaction():
+        head = record_checkpoint(conn, f"scorecard {as_of}")
+    # The head travels with every scorecard email: a copy outside the database to verify against.
+    data["audit_head"] = {"entries": head.entries, "hash": head.head_hash, "token": head.token()}
     return Scorecard(data=data, images=render_charts(data), config=config)
 
 

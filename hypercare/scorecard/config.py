@@ -104,7 +104,7 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
         cadence=cadence,
         sender=str(section.get("sender", "hypercare@localhost")),
         recipients={str(role): tuple(addresses or ()) for role, addresses in (section.get("recipients") or {}).items()},
-        smtp_conn_id=str(section.get("smtp_conn_id", "smtp_default")),
+        smtp_conn_id=str(section.get("smtp_conn_id", "hypercare_smtp")),
         fix_ranking=ranking,
         fix_kinds=fix_kinds,
         fix_kind_by_rule=by_rule,

@@ -1,7 +1,7 @@
-"""Airflow for DAG tests: its own home and metadata DB, this project's DAGs folder.
+"""Airflow for DAG tests: its own home and metadata DB, this project's DAGs and plugins folders.
 
-Airflow puts the DAG bundle folder on sys.path when it parses or runs DAGs; the tests do
-the same so `common.hypercare_tasks` imports as it does in a deployment.
+Airflow puts the plugins folder on sys.path in every component; the tests do the same so
+`hypercare_airflow` imports as it does in a deployment.
 """
 
 from __future__ import annotations
@@ -15,18 +15,20 @@ from pathlib import Path
 import pytest
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+PLUGINS_FOLDER = DAGS_FOLDER.parent / "plugins"
 _HOME = Path(tempfile.mkdtemp(prefix="hypercare-airflow-"))
 
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
     }
 )
-if str(DAGS_FOLDER) not in sys.path:
-    sys.path.append(str(DAGS_FOLDER))
+if str(PLUGINS_FOLDER) not in sys.path:
+    sys.path.append(str(PLUGINS_FOLDER))
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +55,9 @@ def runnable_dagbag():
 
     bag = DagBag(dag_folder=str(DAGS_FOLDER))
     for dag in bag.dags.values():
+        # dag.test() in Airflow 3.3 cannot prune a deadline alert when the run ends (it looks
+        # the alert up by its definition, not its stored id); the scheduler test covers them.
+        dag.deadline = None
         for task in dag.tasks:
             task.retries = 0
     return bag

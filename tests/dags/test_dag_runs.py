@@ -25,10 +25,12 @@ def source(tmp_path):
 
 def test_ingest_then_every_area_then_crosscutting_then_alerts(airflow_db, runnable_dagbag, db_url, source, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HYPERCARE_DB", db_url)
-    run = runnable_dagbag.dags["hypercare_ingest"].test(run_conf={"source_dir": str(source), "as_of": DAY.isoformat()})
+    run = runnable_dagbag.dags["hypercare_ingest"].test(
+        run_conf={"source_dir": str(source), "snapshot_date": DAY.isoformat(), "await_evaluation": False}
+    )
     assert run.state == "success"
     for area in [*AREA_DAGS, "crosscutting"]:
-        run = runnable_dagbag.dags[f"hypercare_{area}"].test(run_conf={"as_of": DAY.isoformat()})
+        run = runnable_dagbag.dags[f"hypercare_{area}"].test(run_conf={"snapshot_date": DAY.isoformat()})
         assert run.state == "success", area
 
     with psycopg.connect(db_url) as conn:

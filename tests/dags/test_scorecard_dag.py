@@ -41,7 +41,9 @@ def evaluated(db_url, tmp_path):
     return db_url
 
 
-def test_scorecard_dag_archives_every_day_and_mails_send_days_once(airflow_db, dagbag, evaluated, inbox, monkeypatch):
+def test_scorecard_dag_archives_every_day_and_mails_send_days_once(
+    airflow_db, dagbag, evaluated, inbox, monkeypatch, tmp_path
+):
     handler, port = inbox
     monkeypatch.setenv("AIRFLOW_CONN_HYPERCARE_DB", evaluated)
     smtp = {
@@ -50,11 +52,21 @@ def test_scorecard_dag_archives_every_day_and_mails_send_days_once(airflow_db, d
         "port": port,
         "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "scorecard@example.com", "timeout": 10},
     }
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(smtp))
     dag = dagbag.dags["hypercare_scorecard"]
+    monkeypatch.setenv("HYPERCARE_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_CONN_HYPERCARE_SMTP", raising=False)
+    assert dag.test(run_conf={"snapshot_date": SEND_DAY.isoformat()}).state == "success"
+    captured = tmp_path / "alert-capture" / "scorecard" / f"{SEND_DAY}.eml"
+    assert email.message_from_bytes(captured.read_bytes())["Subject"].startswith(f"Hypercare scorecard {SEND_DAY}")
+    with psycopg.connect(evaluated) as conn:
+        assert conn.execute("select sent_at from hypercare.scorecards where as_of = %s", (SEND_DAY,)).fetchone() == (
+            None,
+        ), "a captured scorecard is not recorded as sent"
+
+    monkeypatch.setenv("AIRFLOW_CONN_HYPERCARE_SMTP", json.dumps(smtp))
 
     for day in (QUIET_DAY, SEND_DAY, SEND_DAY):
-        run = dag.test(run_conf={"as_of": day.isoformat()})
+        run = dag.test(run_conf={"snapshot_date": day.isoformat()})
         assert run.state == "success", day
 
     with psycopg.connect(evaluated) as conn:

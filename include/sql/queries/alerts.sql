@@ -4,31 +4,58 @@
 select max(as_of) from hypercare.evaluation_runs where area = %(area)s;
 
 -- name: drop_unsent_of_run
-delete from hypercare.alert_outbox where as_of = %(as_of)s and area = %(area)s and status = 'pending';
+-- A run withdrawn (its day gave no verdict): the notices it queued and that never went
+-- out are dropped; the queue is then rebuilt for the area's newest remaining day.
+delete from hypercare.alert_outbox
+where as_of = %(as_of)s and area = %(area)s and status in ('pending', 'failed');
 
 -- name: firing_candidates
--- Alert-marked findings whose episode opened (or reopened) on this day, with the customer
--- facts a message needs, read from the same snapshot.
+-- Alert-marked findings open on the area's newest day (%(as_of)s) whose current episode
+-- has no live firing notification yet, with the customer facts a message needs, read
+-- from the same snapshot.
 with first_project as (
     select distinct on (onboarding_id) onboarding_id, opportunity_id
     from hypercare.landing_onboarding_projects
     where snapshot_date = %(as_of)s
     order by onboarding_id, created_at
+),
+open_alerts as (
+    select o.*, ep.event_on as episode_on, ep.event
+    from hypercare.finding_occurrences o
+    cross join lateral (
+        select e.event_on, e.event from hypercare.finding_events e
+        where e.finding_id = o.finding_id and e.event in ('opened', 'reopened') and e.event_on <= o.as_of
+        order by e.event_on desc limit 1
+    ) ep
+    where o.as_of = %(as_of)s and o.area = %(area)s and o.alert
 )
 select o.finding_id, o.rule_id, o.subject_key, o.severity, o.reason_code, o.owner_roles, o.since,
        o.evidence::text as evidence, o.onboarding_id, coalesce(o.opportunity_id, p.opportunity_id) as opportunity_id,
-       o.segment, d.account_name, d.arr, d.sales_owner, e.event
-from hypercare.finding_occurrences o
-join hypercare.finding_events e
-  on e.finding_id = o.finding_id and e.event_on = o.as_of and e.event in ('opened', 'reopened')
+       o.segment, d.account_name, d.arr, d.sales_owner, o.event, o.episode_on
+from open_alerts o
 left join first_project p on p.onboarding_id = o.onboarding_id
 left join hypercare.landing_deals d
   on d.snapshot_date = o.as_of and d.opportunity_id = coalesce(o.opportunity_id, p.opportunity_id)
-where o.as_of = %(as_of)s and o.area = %(area)s and o.alert;
+where not exists (
+    select 1 from hypercare.alert_outbox x
+    where x.finding_id = o.finding_id and x.episode_on = o.episode_on and x.kind = 'firing'
+      and x.status <> 'cancelled');
 
 -- name: enqueue_resolved
 -- A finding that cleared on this day gets a resolved message wherever its episode was
--- announced (or is still waiting to be).
+-- announced (or is still waiting to be). The day's resolved findings are found first and
+-- their notifications looked up by finding, so the cost follows the day, not the outbox.
+with resolved as materialized (
+    select e.finding_id
+    from hypercare.finding_events e
+    join hypercare.finding_state s on s.finding_id = e.finding_id and s.area = %(area)s
+    where e.event = 'resolved' and e.event_on = %(as_of)s
+),
+announced as materialized (
+    select x.*
+    from hypercare.alert_outbox x
+    join resolved r on r.finding_id = x.finding_id
+)
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
     recipient, payload, routing_version)
@@ -37,10 +64,7 @@ select md5(f.finding_id::text || '|resolved|' || f.episode_on || '|' || f.recipi
        f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text), %(routing_version)s
 from (
     select distinct on (x.finding_id, x.recipient) x.*
-    from hypercare.alert_outbox x
-    join hypercare.finding_events e
-      on e.finding_id = x.finding_id and e.event = 'resolved' and e.event_on = %(as_of)s
-    join hypercare.finding_state s on s.finding_id = x.finding_id and s.area = %(area)s
+    from announced x
     where x.kind in ('firing', 'escalation') and x.status in ('pending', 'sending', 'sent', 'failed')
       and x.episode_on = (select max(p.event_on) from hypercare.finding_events p
                           where p.finding_id = x.finding_id and p.event in ('opened', 'reopened')
@@ -50,6 +74,8 @@ from (
 on conflict (notification_id) do nothing;
 
 -- name: insert_staged
+-- A notification written again is a no-op, unless it had been cancelled (its episode
+-- looked over, or its rule not alert-marked) and is owed again.
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
     recipient, payload, next_attempt_at, routing_version)
@@ -57,51 +83,63 @@ select md5(finding_id || '|' || kind || '|' || episode_on || '|' || step || '|' 
        finding_id::uuid, kind, episode_on, step, as_of, area, rule_id, severity, owner_role, recipient,
        payload::jsonb, coalesce(next_attempt_at, '-infinity'), routing_version
 from stage_outbox
-on conflict (notification_id) do nothing;
+on conflict (notification_id) do update set
+    status = 'pending', payload = excluded.payload, as_of = excluded.as_of, last_error = null,
+    routing_version = excluded.routing_version,
+    next_attempt_at = excluded.next_attempt_at, claimed_by = null, claimed_at = null
+where alert_outbox.status = 'cancelled';
 
 -- name: open_alerts
--- Episodes announced and still open, with what was sent, for repeats and escalations.
-select x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient,
-       (array_agg(x.payload::text) filter (where x.kind = 'firing'))[1] as payload,
-       max(x.sent_at) filter (where x.kind in ('firing', 'repeat')) as last_sent_at,
-       min(x.sent_at) filter (where x.kind = 'firing') as first_sent_at,
-       max(x.step) filter (where x.kind = 'repeat') as repeats,
-       max(x.step) filter (where x.kind = 'escalation') as escalations
-from hypercare.alert_outbox x
-join hypercare.finding_state s on s.finding_id = x.finding_id and s.status in ('open', 'reopened')
-where x.kind in ('firing', 'repeat', 'escalation')
-  and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                      where e.finding_id = x.finding_id and e.event in ('opened', 'reopened'))
+-- Episodes announced and still open, with what was sent, for repeats and escalations:
+-- one row per sent firing notice of a current, unacknowledged episode, with its repeats
+-- and escalations to the same role and recipient looked up by finding and episode.
+select f.finding_id, f.episode_on, f.rule_id, s.severity, f.owner_role, f.recipient, f.payload::text as payload,
+       greatest(f.sent_at, r.last_repeat_at) as last_sent_at, f.sent_at as first_sent_at, r.repeats, r.escalations
+from hypercare.alert_outbox f
+join hypercare.finding_state s on s.finding_id = f.finding_id and s.status in ('open', 'reopened')
+cross join lateral (
+    select max(x.sent_at) filter (where x.kind = 'repeat') as last_repeat_at,
+           max(x.step) filter (where x.kind = 'repeat') as repeats,
+           max(x.step) filter (where x.kind = 'escalation') as escalations
+    from hypercare.alert_outbox x
+    where x.finding_id = f.finding_id and x.episode_on = f.episode_on and x.owner_role = f.owner_role
+      and x.recipient = f.recipient and x.kind in ('repeat', 'escalation')
+) r
+where f.kind = 'firing' and f.status = 'sent'
+  and f.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                      where e.finding_id = f.finding_id and e.event in ('opened', 'reopened'))
   and not exists (select 1 from hypercare.alert_acks a
-                  where a.finding_id = x.finding_id and a.episode_on = x.episode_on)
-group by x.finding_id, x.episode_on, x.rule_id, s.severity, x.owner_role, x.recipient
-having min(x.sent_at) filter (where x.kind = 'firing') is not null;
-
--- name: release_stale
--- Claims older than the lease whose delivery could not be confirmed go back to the queue.
-update hypercare.alert_outbox set status = 'pending', claimed_by = null, claimed_at = null
-where status = 'sending' and claimed_at < %(stale_before)s and not (claimed_by = any(%(confirmed)s));
-
--- name: confirm_stale
-update hypercare.alert_outbox set status = 'sent', sent_at = claimed_at, delivery_ref = 'confirmed:' || claimed_by
-where status = 'sending' and claimed_by = any(%(confirmed)s);
+                  where a.finding_id = f.finding_id and a.episode_on = f.episode_on);
 
 -- name: stale_groups
-select claimed_by, min(recipient) from hypercare.alert_outbox
+-- Messages whose delivery is unknown: claimed longer ago than the lease (the dispatcher
+-- died, or the send timed out) and not recorded as sent.
+select claimed_by, min(recipient), min(claimed_at) from hypercare.alert_outbox
 where status = 'sending' and claimed_at < %(stale_before)s group by claimed_by;
 
+-- name: confirm_stale
+update hypercare.alert_outbox set status = 'sent', sent_at = claimed_at, delivery_ref = 'confirmed:' || claimed_by,
+       last_error = null
+where status = 'sending' and claimed_by = any(%(groups)s);
+
+-- name: release_stale
+-- Unconfirmed messages go back to the queue and are sent again.
+update hypercare.alert_outbox set status = 'pending', claimed_by = null, claimed_at = null
+where status = 'sending' and claimed_by = any(%(groups)s);
+
 -- name: cancel_outdated
--- Firing, repeat and escalation notices of an episode that is over are never sent; a
--- resolved notice is sent only where its episode's alert went out.
+-- Firing, repeat and escalation notices of an episode that is over, or of a finding no
+-- longer alert-marked, are never sent.
 update hypercare.alert_outbox x set status = 'cancelled', last_error = 'episode over before delivery'
 where x.status in ('pending', 'failed') and x.kind <> 'resolved'
   and not exists (
       select 1 from hypercare.finding_state s
-      where s.finding_id = x.finding_id and s.status in ('open', 'reopened')
+      where s.finding_id = x.finding_id and s.status in ('open', 'reopened') and s.alert
         and x.episode_on = (select max(e.event_on) from hypercare.finding_events e
                             where e.finding_id = x.finding_id and e.event in ('opened', 'reopened')));
 
 -- name: cancel_unannounced_resolved
+-- A resolved notice is sent only where its episode's alert went out (or still may).
 update hypercare.alert_outbox x set status = 'cancelled', last_error = 'alert was never delivered'
 where x.status in ('pending', 'failed') and x.kind = 'resolved'
   and not exists (
@@ -158,8 +196,21 @@ update hypercare.alert_outbox set status = 'sent', sent_at = %(now)s, delivery_r
 where notification_id = any(%(ids)s::uuid[]);
 
 -- name: mark_failed
+-- The channel refused the message (an HTTP error, a refused connection): it did not arrive.
 update hypercare.alert_outbox set status = 'failed', attempts = attempts + 1, last_error = %(error)s,
        next_attempt_at = %(retry_at)s, claimed_by = null, claimed_at = null
+where notification_id = any(%(ids)s::uuid[]);
+
+-- name: mark_unconfirmed
+-- The send timed out or broke off: it may have arrived. The claim stays until the lease
+-- runs out, then the channel is asked (or, where it cannot tell, the message is resent).
+update hypercare.alert_outbox set attempts = attempts + 1, last_error = %(error)s
+where notification_id = any(%(ids)s::uuid[]);
+
+-- name: defer
+-- Messages not attempted because an earlier one to the same recipient failed.
+update hypercare.alert_outbox set status = 'pending', next_attempt_at = %(retry_at)s, claimed_by = null,
+       claimed_at = null, last_error = 'waiting: an earlier message to this recipient failed'
 where notification_id = any(%(ids)s::uuid[]);
 
 -- name: set_group

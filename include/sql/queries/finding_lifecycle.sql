@@ -1,17 +1,8 @@
 -- Lifecycle of findings, recomputed for the ids in temp table `affected_findings`
 -- from every run of the area and every occurrence. Deterministic: the same occurrences
 -- and runs always give the same state and events, whatever order days were run in.
-
--- name: collect_active
--- Findings whose lifecycle a run for %(as_of)s can change: still open, or resolved on
--- or after that day.
-insert into affected_findings (finding_id)
-select finding_id
-from hypercare.finding_state
-where area = %(area)s
-  and first_seen_on <= %(as_of)s
-  and (resolved_on is null or resolved_on >= %(as_of)s)
-on conflict do nothing;
+-- Only rows that change are written: a day that changes nothing about a finding leaves
+-- its events and state untouched (no dead tuples, no index churn).
 
 -- name: collect_on_day
 insert into affected_findings (finding_id)
@@ -20,15 +11,25 @@ from hypercare.finding_occurrences
 where as_of = %(as_of)s and area = %(area)s
 on conflict do nothing;
 
+-- name: collect_neighbours
+-- A run for %(as_of)s changes a finding's events only at that day and at the area's
+-- next run (whose predecessor it is), so beyond the day's own findings (collected
+-- before and after the replacement) only those present on the previous and the next
+-- run of the area can change.
+insert into affected_findings (finding_id)
+select o.finding_id
+from hypercare.finding_occurrences o
+where o.area = %(area)s
+  and o.as_of in (
+      (select max(as_of) from hypercare.evaluation_runs where area = %(area)s and as_of < %(as_of)s),
+      (select min(as_of) from hypercare.evaluation_runs where area = %(area)s and as_of > %(as_of)s))
+on conflict do nothing;
+
 -- name: analyze_affected
 analyze affected_findings;
 
--- name: delete_events
-delete from hypercare.finding_events e
-using affected_findings a
-where e.finding_id = a.finding_id;
-
--- name: insert_events
+-- name: derive_events
+insert into derived_events (finding_id, event, event_on, rule_version)
 with runs as (
     select as_of, rule_version from hypercare.evaluation_runs where area = %(area)s
 ),
@@ -51,13 +52,29 @@ changes as (
            lag(present) over (partition by finding_id order by as_of) as was_present
     from grid
 )
-insert into hypercare.finding_events (finding_id, event, event_on, rule_version)
 select finding_id,
        case when was_present is null then 'opened' when present then 'reopened' else 'resolved' end,
        as_of,
        rule_version
 from changes
 where was_present is null or present <> was_present;
+
+-- name: delete_events
+delete from hypercare.finding_events e
+using affected_findings a
+where e.finding_id = a.finding_id
+  and not exists (
+      select 1 from derived_events d
+      where d.finding_id = e.finding_id and d.event_on = e.event_on and d.event = e.event
+        and d.rule_version = e.rule_version);
+
+-- name: insert_events
+insert into hypercare.finding_events (finding_id, event, event_on, rule_version)
+select d.finding_id, d.event, d.event_on, d.rule_version
+from derived_events d
+where not exists (
+    select 1 from hypercare.finding_events e
+    where e.finding_id = d.finding_id and e.event_on = d.event_on and e.event = d.event);
 
 -- name: delete_vanished_state
 delete from hypercare.finding_state s
@@ -83,8 +100,7 @@ lifecycle as (
            (array_agg(event order by event_on desc))[1] as last_event,
            max(event_on) filter (where event = 'resolved') as last_resolved_on,
            count(*) filter (where event in ('opened', 'reopened')) as episodes
-    from hypercare.finding_events e
-    join affected_findings a using (finding_id)
+    from derived_events
     group by finding_id
 )
 insert into hypercare.finding_state as s (
@@ -109,4 +125,13 @@ on conflict (finding_id) do update set
     owner_roles = excluded.owner_roles, alert = excluded.alert, since = excluded.since,
     evidence = excluded.evidence, status = excluded.status, first_seen_on = excluded.first_seen_on,
     last_seen_on = excluded.last_seen_on, resolved_on = excluded.resolved_on,
-    episodes = excluded.episodes;
+    episodes = excluded.episodes
+where (s.rule_version, s.onboarding_id, s.opportunity_id, s.account_id, s.segment, s.strategic,
+       s.high_value, s.severity, s.reason_code, s.owner_roles, s.alert, s.since, s.evidence,
+       s.status, s.first_seen_on, s.last_seen_on, s.resolved_on, s.episodes)
+      is distinct from
+      (excluded.rule_version, excluded.onboarding_id, excluded.opportunity_id, excluded.account_id,
+       excluded.segment, excluded.strategic, excluded.high_value, excluded.severity,
+       excluded.reason_code, excluded.owner_roles, excluded.alert, excluded.since, excluded.evidence,
+       excluded.status, excluded.first_seen_on, excluded.last_seen_on, excluded.resolved_on,
+       excluded.episodes);

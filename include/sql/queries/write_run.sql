@@ -31,17 +31,27 @@ on conflict (as_of, area) do update set
 -- name: upsert_trace
 -- Journey events are facts of the source: the first observation is kept, and a re-run
 -- only moves first_observed_on earlier or links a deal's event to its onboarding, so a
--- day that sees nothing new writes nothing.
+-- day that sees nothing new writes nothing. Known events are filtered out before the
+-- insert: a conflicting row, even one left unchanged, would be locked and so rewritten.
 insert into hypercare.trace_events as t (
     event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
     attributes, first_observed_on)
-select distinct on (event_id) event_id, onboarding_id, opportunity_id, account_id, event_type,
-       event_at, ref_id, attributes::jsonb, %(as_of)s
+select n.event_id, n.onboarding_id, n.opportunity_id, n.account_id, n.event_type, n.event_at, n.ref_id,
+       n.attributes, n.first_observed_on
 from (
-    select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, *
-    from stage_trace
-) s
-order by event_id
+    select distinct on (event_id) event_id, onboarding_id, opportunity_id, account_id, event_type,
+           event_at, ref_id, attributes::jsonb as attributes, %(as_of)s::date as first_observed_on
+    from (
+        select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, *
+        from stage_trace
+    ) s
+    order by event_id
+) n
+where not exists (
+    select 1 from hypercare.trace_events k
+    where k.event_id = n.event_id
+      and k.first_observed_on <= n.first_observed_on
+      and (k.onboarding_id is not null or n.onboarding_id is null))
 on conflict (event_id) do update set
     onboarding_id = coalesce(t.onboarding_id, excluded.onboarding_id),
     first_observed_on = least(t.first_observed_on, excluded.first_observed_on),

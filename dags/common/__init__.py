@@ -1,1 +1,0 @@
-"""Airflow glue shared by the Hypercare DAGs: assets, defaults, connection and date lookup."""
