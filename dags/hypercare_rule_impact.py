@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from airflow.sdk import Param, dag, task
 
-from hypercare_airflow.common import START_DATE, default_args, require_migrated, store_url
+from hypercare_airflow.common import AREA_RUN_TIMEOUT, START_DATE, default_args, require_migrated, store_url
 
 DOC = """
 ### hypercare_rule_impact
@@ -27,6 +29,7 @@ severity changes. Nothing is written to the audit store. The table is in the tas
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=AREA_RUN_TIMEOUT,
     default_args=default_args(),
     tags=["hypercare", "monitoring"],
     doc_md=DOC,
@@ -37,9 +40,9 @@ severity changes. Nothing is written to the audit store. The table is in the tas
     },
 )
 def hypercare_rule_impact():
-    @task
+    # A preview of every area over a month re-evaluates as much as a backfill of it.
+    @task(execution_timeout=AREA_RUN_TIMEOUT - dt.timedelta(minutes=5))
     def preview_impact(**context) -> dict:
-        import datetime as dt
         import re
 
         from hypercare import db

@@ -182,7 +182,15 @@ def test_a_route_or_recipient_change_keeps_the_rule_set_version():
     assert parse_ruleset(SOURCE.replace("# Hypercare rules configuration.", "# reworded")).versions == RULES.versions
 
 
-def test_changing_a_route_neither_restamps_findings_nor_logs_a_backfill(conn, month):
+def revops_routes(conn) -> dict[str, str]:
+    rows = conn.execute(
+        "select recipient, routing_version from hypercare.alert_outbox where owner_role = 'revops' "
+        "and kind = 'firing' group by 1, 2"
+    ).fetchall()
+    return dict(rows)
+
+
+def test_changing_a_route_neither_restamps_findings_nor_logs_a_backfill(conn, reference_db_url, month):
     day = START + dt.timedelta(days=DAYS - 1)
     load_snapshot(conn, month, day)
     evaluate_day(conn, day, RULES)
@@ -192,19 +200,18 @@ def test_changing_a_route_neither_restamps_findings_nor_logs_a_backfill(conn, mo
     assert conn.execute("select count(*) from hypercare.audit_log where action = 'backfill'").fetchone()[0] == 0
     versions = conn.execute("select distinct rule_version from hypercare.finding_occurrences").fetchall()
     assert versions == [(RULES.version,)]
-    routed = dict(
-        conn.execute(
-            "select recipient, routing_version from hypercare.alert_outbox where owner_role = 'revops' "
-            "and kind = 'firing' group by 1, 2"
-        ).fetchall()
-    )
-    assert routed == {"slack:#revops-oncall": route.alerting_version}
+    # Notices already queued keep the route and the routing version they were queued with.
+    assert revops_routes(conn) == {"slack:#revops-alerts": RULES.alerting_version}
     stored = conn.execute(
         "select content -> 'alerting' -> 'routes' -> 'revops' ->> 'slack' from hypercare.config_versions "
         "where scope = 'alerting' and version = %s",
         (route.alerting_version,),
     ).fetchone()
     assert stored == ("#revops-oncall",)
+    with db.connect(reference_db_url, autocommit=True) as fresh:
+        load_snapshot(fresh, month, day)
+        evaluate_day(fresh, day, route)
+        assert revops_routes(fresh) == {"slack:#revops-oncall": route.alerting_version}
 
     scorecard = compile_and_archive(conn, day, parse_ruleset(NEW_RECIPIENT))
     assert scorecard.config.version == parse_ruleset(NEW_RECIPIENT).scorecard_version
