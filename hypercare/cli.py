@@ -171,25 +171,80 @@ def cmd_db_roles(args) -> int:
 
 
 def cmd_rules_diff(args) -> int:
-    from hypercare.ruleset import load_ruleset
+    from hypercare.ruleset import SCOPES, load_ruleset, scoped_content
 
     ruleset = load_ruleset(args.rules)
     with db.connect(args.db) as conn:
         db.migrate(conn)
         row = conn.execute(
-            "select version, content from hypercare.rule_sets where version = coalesce(%s, ("
+            "select version, content, covers from hypercare.rule_sets where version = coalesce(%s, ("
             "  select rule_version from hypercare.evaluation_runs order by as_of desc, evaluated_at desc limit 1))",
             (args.against,),
         ).fetchone()
+        others = {scope: _version_in_use(conn, scope) for scope in SCOPES if scope != "rules"}
     if row is None:
         print(f"rules file version {ruleset.version}; no stored rule set to compare with")
         return 0
-    version, stored = row
-    changes = _diff(stored, json.loads(json.dumps(ruleset.content, default=str)))
+    version, stored, covers = row
+    if covers == "whole_file":
+        stored = scoped_content(stored, "rules")
+    changes = _diff(stored, _plain(ruleset.scoped_content("rules")))
     print(f"stored {version} -> file {ruleset.version}: {len(changes)} change(s)")
     for line in changes:
         print(f"  {line}")
+    if changes:
+        print("  these change findings: preview with `hypercare rules impact`, then backfill with `hypercare evaluate`")
+    for scope, stored_scope in others.items():
+        if stored_scope is None:
+            continue
+        scope_changes = _diff(stored_scope[1], _plain(ruleset.scoped_content(scope)))
+        if scope_changes:
+            print(
+                f"{scope}: stored {stored_scope[0]} -> file {ruleset.versions[scope]}: {len(scope_changes)} change(s)"
+                " (findings keep their rule-set version)"
+            )
+            for line in scope_changes:
+                print(f"  {line}")
     return 0
+
+
+def cmd_rules_impact(args) -> int:
+    from hypercare.impact import preview_window
+    from hypercare.ruleset import load_ruleset
+
+    proposed = load_ruleset(args.rules)
+    with db.connect(args.db, autocommit=True) as conn:
+        db.migrate(conn)
+        report = preview_window(conn, proposed, args.date_from, args.date_to, actor=args.actor)
+    print(report.table())
+    if args.out:
+        for path in report.write(args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+# The version of a scope last put to use: on the newest notification, the newest scorecard.
+_IN_USE = {
+    "alerting": "select routing_version from hypercare.alert_outbox where routing_version is not null "
+    "order by created_at desc limit 1",
+    "scorecard": "select config_version from hypercare.scorecards where config_version is not null "
+    "order by compiled_at desc limit 1",
+}
+
+
+def _version_in_use(conn, scope: str) -> tuple[str, dict] | None:
+    """(version, content) of `scope` last used, else last registered; None when none is stored."""
+    used = conn.execute(_IN_USE[scope]).fetchone() if scope in _IN_USE else None
+    return conn.execute(
+        "select version, content from hypercare.config_versions where scope = %s "
+        "order by version = %s desc, registered_at desc limit 1",
+        (scope, used[0] if used else None),
+    ).fetchone()
+
+
+def _plain(content: dict) -> dict:
+    """Content as stored in the audit store (JSON types)."""
+    return json.loads(json.dumps(content, default=str))
 
 
 def cmd_scorecard(args) -> int:
@@ -383,6 +438,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", type=Path)
     p.add_argument("--against", help="stored version (default: the one of the latest run)")
     p.set_defaults(func=cmd_rules_diff)
+    p = rules_sub.add_parser(
+        "impact", help="preview what a rules file would change over a window of days (nothing is written)"
+    )
+    p.add_argument("--rules", type=Path, required=True, help="the proposed rules configuration")
+    p.add_argument("--from", dest="date_from", type=_date, help="first day (default: the first evaluated day)")
+    p.add_argument("--to", dest="date_to", type=_date, help="last day (default: the last evaluated day)")
+    p.add_argument("--out", type=Path, help="write impact.json, impact_rules.csv and impact_customers.csv here")
+    p.add_argument("--actor", default="cli:impact-preview", help="who runs it (recorded only in rolled-back rows)")
+    p.set_defaults(func=cmd_rules_impact)
     return parser
 
 

@@ -32,7 +32,7 @@ READER_RELATIONS = (
 )
 # What the writer may read but never change, and the tables it may only append to.
 WRITER_READ_ONLY = ("audit_checkpoints", "schema_migrations", "database_roles")
-WRITER_APPEND_ONLY = ("audit_log", "rule_sets")
+WRITER_APPEND_ONLY = ("audit_log", "rule_sets", "config_versions")
 DEFINER_FUNCTIONS = (
     "record_audit_checkpoint(text)",
     "create_landing_partition(text, date)",

@@ -1,4 +1,11 @@
-"""The versioned rules configuration: thresholds, routing and the business calendar."""
+"""The versioned rules configuration: thresholds, routing and the business calendar.
+
+Each part of the configuration has its own version, a hash of only the sections it is
+made of (`SCOPES`): the rule-set version stamped on findings and metrics covers what
+evaluation reads, so changing an alert route or a scorecard recipient does not re-stamp
+findings or count as a backfill; alert routing and scorecard settings carry their own
+versions, recorded on notifications and scorecards.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,18 @@ from hypercare import INCLUDE_DIR
 from hypercare.calendar import BusinessCalendar
 
 DEFAULT_RULES_FILE = INCLUDE_DIR / "rules.yaml"
+
+# The top-level sections each version covers. `rules` is the rule-set version of every
+# finding and metric: what the rules judge with. `operations` (how snapshots are
+# ingested and the pipeline is run) changes what is loaded, never how a loaded day is
+# judged, so it is versioned apart from the rules.
+SCOPES: dict[str, tuple[str, ...]] = {
+    "rules": ("calendar", "high_value", "rules", "handoff_required_fields", "unknown_segment"),
+    "alerting": ("alerting",),
+    "scorecard": ("hypercare", "scorecard"),
+    "operations": ("ingest", "operations"),
+}
+SECTION_SCOPE = {section: scope for scope, sections in SCOPES.items() for section in sections}
 SEVERITIES = ("info", "warn", "high", "critical")
 OWNER_ROLES = (
     "revops",
@@ -87,6 +107,9 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class RuleSet:
+    """The parsed configuration; `version` is the rule-set version (scope `rules`) and
+    `versions` holds every scope's version."""
+
     version: str
     calendar: BusinessCalendar
     high_value_arr: float
@@ -97,6 +120,23 @@ class RuleSet:
     handoff_required_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unknown_segment: str = "enterprise"
     ingest: IngestSettings = field(default_factory=IngestSettings)
+
+    @cached_property
+    def versions(self) -> dict[str, str]:
+        """Every scope's version, from the content (`version` is the one of scope `rules`)."""
+        return scope_versions(self.content)
+
+    @property
+    def alerting_version(self) -> str:
+        return self.versions["alerting"]
+
+    @property
+    def scorecard_version(self) -> str:
+        return self.versions["scorecard"]
+
+    def scoped_content(self, scope: str) -> dict[str, Any]:
+        """The sections of the configuration that make up `scope`'s version."""
+        return scoped_content(self.content, scope)
 
     def rule(self, rule_id: str) -> RuleConfig:
         try:
@@ -114,6 +154,35 @@ class RuleSet:
 
 def _canonical(content: dict[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def scoped_content(content: dict[str, Any], scope: str) -> dict[str, Any]:
+    return {section: content[section] for section in SCOPES[scope] if section in content}
+
+
+def scope_versions(content: dict[str, Any]) -> dict[str, str]:
+    """Each scope's version: a hash of its sections' parsed content (comments and layout do not count)."""
+    return {
+        scope: hashlib.sha256(_canonical(scoped_content(content, scope)).encode()).hexdigest()[:12] for scope in SCOPES
+    }
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} given twice (first on line {seen[key]})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def _rule(rule_id: str, spec: dict[str, Any], reason_codes: tuple[str, ...] | None) -> RuleConfig:
@@ -140,14 +209,24 @@ def _rule(rule_id: str, spec: dict[str, Any], reason_codes: tuple[str, ...] | No
 
 
 def parse_ruleset(source: str) -> RuleSet:
+    """Parse and check a rules configuration; ValueError says what is wrong and where."""
+    from hypercare.areas.registry import check_ruleset
     from hypercare.contract import load_contract
 
-    content = yaml.safe_load(source)
+    try:
+        content = yaml.load(source, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from None
+    if not isinstance(content, dict):
+        raise ValueError("the rules configuration must be a mapping of sections")
+    unknown = sorted(set(content) - set(SECTION_SCOPE))
+    if unknown:
+        raise ValueError(f"unknown section(s) {unknown}; known: {sorted(SECTION_SCOPE)}")
+    check_ruleset(content)
     reason_codes = load_contract().reason_codes
-    version = hashlib.sha256(_canonical(content).encode()).hexdigest()[:12]
     go_live = content.get("hypercare", {}).get("go_live")
     return RuleSet(
-        version=version,
+        version=scope_versions(content)["rules"],
         calendar=BusinessCalendar.from_config(content.get("calendar", {})),
         high_value_arr=float(content["high_value"]["arr_threshold"]),
         go_live=dt.date.fromisoformat(str(go_live)) if go_live else None,
@@ -164,4 +243,8 @@ def parse_ruleset(source: str) -> RuleSet:
 
 def load_ruleset(path: Path | str | None = None) -> RuleSet:
     """Load the rules configuration from `path` (default HYPERCARE_RULES_FILE, else include/rules.yaml)."""
-    return parse_ruleset(Path(path or os.environ.get("HYPERCARE_RULES_FILE") or DEFAULT_RULES_FILE).read_text())
+    path = Path(path or os.environ.get("HYPERCARE_RULES_FILE") or DEFAULT_RULES_FILE)
+    try:
+        return parse_ruleset(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

@@ -23,11 +23,13 @@ _GENESIS = "0" * 64
 
 
 def register_ruleset(conn: psycopg.Connection, ruleset: RuleSet, actor: str = "hypercare") -> bool:
-    """Store the rule set under its version; a version seen for the first time is audited."""
+    """Store the rule set under its version, and the versions of the other scopes of its
+    configuration; a rule-set version seen for the first time is audited."""
+    register_config_versions(conn, ruleset, ("alerting", "scorecard", "operations"))
     inserted = conn.execute(
-        "insert into hypercare.rule_sets (version, content, source) values (%s, %s, %s) "
+        "insert into hypercare.rule_sets (version, content, source, covers) values (%s, %s, %s, 'rules') "
         "on conflict (version) do nothing returning version",
-        (ruleset.version, Jsonb(json.loads(json.dumps(ruleset.content, default=str))), ruleset.source),
+        (ruleset.version, _jsonb(ruleset.scoped_content("rules")), ruleset.source),
     ).fetchone()
     if inserted:
         append_audit(conn, actor, "rule_set.registered", ruleset.version, {"version": ruleset.version})
@@ -38,6 +40,20 @@ def lock_area(conn: psycopg.Connection, area: str) -> None:
     """Serialise writes of one area until the transaction ends: each recomputes lifecycles
     and the alert queue from all of the area's days."""
     conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (_AREA_LOCK, area))
+
+
+def register_config_versions(conn: psycopg.Connection, ruleset: RuleSet, scopes: tuple[str, ...]) -> None:
+    """Store the content of each scope's version (alerting, scorecard, operations), once."""
+    for scope in scopes:
+        conn.execute(
+            "insert into hypercare.config_versions (scope, version, content) values (%s, %s, %s) "
+            "on conflict (scope, version) do nothing",
+            (scope, ruleset.versions[scope], _jsonb(ruleset.scoped_content(scope))),
+        )
+
+
+def _jsonb(content: dict) -> Jsonb:
+    return Jsonb(json.loads(json.dumps(content, default=str)))
 
 
 def write_area_result(

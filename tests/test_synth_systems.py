@@ -8,8 +8,12 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from hypercare.areas import AREAS
 from hypercare.contract import load_contract
+from hypercare.findings import FINDING_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet, load_ruleset
+from hypercare.snapshot import STORE_VIEWS, Snapshot
+from hypercare.store import register_ruleset, write_area_result
 from hypercare.synth import TRUTH_FILE, generate
 from hypercare.synth.snapshots import ENTITIES
 from hypercare.synth.truth import ORACLES, SnapshotView
@@ -19,6 +23,7 @@ START = dt.date(2026, 11, 2)
 UTC = dt.UTC
 TYPED = {"ts": pl.Datetime("us", "UTC"), "bool": pl.Boolean, "int": pl.Int64, "decimal": pl.Float64, "date": pl.Date}
 SYSTEM_RULES = (*SYSTEM_ORACLES, *BACKLOG_ORACLES)
+CROSS_CUTTING = ("audit", "backlog")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,23 @@ def view(
 
 
 def fired(rule_id: str, snapshot: SnapshotView, ruleset: RuleSet) -> dict[str, str]:
+    """The oracle's findings of `rule_id`, {subject: severity}; for a rule evaluated on the
+    snapshot alone, the monitor's area code must find exactly the same."""
     found = ORACLES[rule_id](snapshot, ruleset)
+    expected = dict(zip(found["subject_key"], found["severity"], strict=True))
+    if rule_id.split(".")[0] not in CROSS_CUTTING:
+        assert monitor_fired(rule_id, snapshot, ruleset) == expected, (
+            f"{rule_id}: the monitor disagrees with the oracle"
+        )
+    return expected
+
+
+def monitor_fired(rule_id: str, snapshot: SnapshotView, ruleset: RuleSet, **store: pl.DataFrame) -> dict[str, str]:
+    """What the monitor's area code finds for `rule_id` on the same frames, {subject: severity}."""
+    area = rule_id.split(".")[0]
+    monitored = Snapshot.from_frames(snapshot.day, snapshot.frames, store=store)
+    found = AREAS[area](monitored, snapshot.day, ruleset).findings.filter(pl.col("rule_id") == rule_id)
+    assert found["subject_key"].is_unique().all()
     return dict(zip(found["subject_key"], found["severity"], strict=True))
 
 
@@ -582,6 +603,35 @@ def test_trace_gap_links_the_trigger_to_the_first_project_and_remembers_earlier_
     remembered = view(day + dt.timedelta(days=1), trail=trail, deals=deals[1:], onboarding_projects=projects)
     assert "ONB-FIRST" not in fired("audit.trace_gap", remembered, ruleset)
 
+    # The monitor: the audit area reads the trace the other areas wrote up to the day.
+    gaps = {"ONB-SECOND": "warn", "ONB-REPLACED": "warn", "ONB-NOT-ELIGIBLE": "warn", "ONB-NO-OWNER": "warn"}
+    assert monitor_fired("audit.trace_gap", first, ruleset, trace=monitor_trace(first)) == gaps
+    assert monitor_fired(
+        "audit.trace_gap", deal_quarantined, ruleset, trace=monitor_trace(deal_quarantined)
+    ) == gaps | {"ONB-FIRST": "warn"}
+    assert monitor_fired("audit.trace_gap", remembered, ruleset, trace=monitor_trace(first, deal_quarantined)) == gaps
+
+
+def test_trace_gap_on_a_day_without_any_kickoff(ruleset):
+    """No onboarding past kickoff (say the projects file was absent): no gap, and no error."""
+    day = dt.date(2026, 11, 2)
+    empty_day = view(day, deals=[a_deal("OPP-1")])
+    traced = pl.DataFrame({"onboarding_id": ["ONB-1"], "event_type": ["owner_assigned"]})
+    assert fired("audit.trace_gap", empty_day, ruleset) == {}
+    assert monitor_fired("audit.trace_gap", empty_day, ruleset, trace=traced) == {}
+
+
+def monitor_trace(*days: SnapshotView) -> pl.DataFrame:
+    """The journey events the monitoring areas trace from these snapshots, as the store's trace view holds them."""
+    ruleset = load_ruleset()
+    traced = [
+        AREAS[area](Snapshot.from_frames(snapshot.day, snapshot.frames), snapshot.day, ruleset).trace
+        for snapshot in days
+        for area in AREAS
+        if area not in (*CROSS_CUTTING, "contract")
+    ]
+    return pl.concat(traced).select("onboarding_id", "event_type").drop_nulls("onboarding_id").unique()
+
 
 # -- backlog --------------------------------------------------------------------------------
 def rows_of(*findings: tuple[str, str, str]) -> pl.DataFrame:
@@ -602,6 +652,59 @@ def backlog_days(
         for subject in fired("backlog.aged_high_value", snapshot, ruleset):
             out.setdefault(subject, []).append(day)
         trail.remember(snapshot, rows)
+    return out
+
+
+def monitor_backlog_days(
+    conn, first: dt.date, last: dt.date, daily: dict[dt.date, pl.DataFrame], context: dict, ruleset: RuleSet
+) -> dict[str, dict[dt.date, str]]:
+    """The monitor on the same days: each day's findings go through the audit store (runs,
+    lifecycle, episodes), then the backlog area reads the store as it does after the other
+    areas of the day. `context` gives each finding's journey as the area raising it stamps
+    it: (rule_id, subject_key) -> (onboarding_id, opportunity_id, segment, strategic, high_value)."""
+    areas = sorted({rule_id.split(".")[0] for rows in daily.values() for rule_id in rows["rule_id"]})
+    with conn.transaction():
+        register_ruleset(conn, ruleset)
+    out: dict[str, dict[dt.date, str]] = {}
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        rows = daily.get(day, rows_of())
+        for area in areas:
+            found = [
+                {
+                    "rule_id": rule_id,
+                    "subject_key": subject,
+                    **dict(
+                        zip(
+                            ("onboarding_id", "opportunity_id", "segment", "strategic", "high_value"),
+                            context[(rule_id, subject)],
+                            strict=True,
+                        )
+                    ),
+                    "account_id": None,
+                    "severity": severity,
+                    "reason_code": ruleset.rule(rule_id).reason_code,
+                    "owner_roles": list(ruleset.rule(rule_id).owner_roles),
+                    "alert": False,
+                    "since": None,
+                    "evidence": "{}",
+                }
+                for rule_id, subject, severity in rows.iter_rows()
+                if rule_id.startswith(f"{area}.")
+            ]
+            with conn.transaction():
+                write_area_result(
+                    conn, day, area, ruleset, AreaResult(findings=pl.DataFrame(found, schema=FINDING_SCHEMA))
+                )
+
+        def store_view(view: str, day: dt.date = day) -> pl.DataFrame:
+            query, schema = STORE_VIEWS[view]
+            return pl.DataFrame(conn.execute(query, (day,)).fetchall(), schema=schema, orient="row")
+
+        snapshot = Snapshot(day, reader=lambda entity: pl.DataFrame(), store_reader=store_view)
+        aged = AREAS["backlog"](snapshot, day, ruleset).findings
+        for subject, severity in zip(aged["subject_key"], aged["severity"], strict=True):
+            out.setdefault(subject, {})[day] = severity
     return out
 
 
@@ -642,6 +745,33 @@ def test_backlog_fires_after_three_business_days_of_one_episode(ruleset):
     }
 
 
+def test_the_monitor_ages_the_backlog_by_episode_through_the_store(conn, ruleset):
+    """The case above through the monitor: the gap on Monday 30 November resolves the
+    no-owner finding, so its new episode is too young on 2-3 December."""
+    first, last = dt.date(2026, 11, 25), dt.date(2026, 12, 3)
+    daily = {}
+    for offset in range((last - first).days + 1):
+        day = first + dt.timedelta(days=offset)
+        findings = [
+            ("provisioning.failed", "ITM-BIG", "high"),
+            ("writeback.drift", "ONB-SMALL", "high"),
+            ("handoff.incomplete_at_submission", "ONB-GAP", "info"),
+            ("trigger.missed_eligible", "OPP-STRAT", "high"),
+        ]
+        if day != dt.date(2026, 11, 30):
+            findings.append(("ownership.no_owner", "ONB-GAP", "high"))
+        daily[day] = rows_of(*findings)
+    context = {
+        ("provisioning.failed", "ITM-BIG"): ("ONB-BIG", "OPP-BIG", "mid_market", False, True),
+        ("writeback.drift", "ONB-SMALL"): ("ONB-SMALL", "OPP-SMALL", "mid_market", False, False),
+        ("handoff.incomplete_at_submission", "ONB-GAP"): ("ONB-GAP", "OPP-STRAT", "mid_market", True, True),
+        ("trigger.missed_eligible", "OPP-STRAT"): (None, "OPP-STRAT", "mid_market", True, True),
+        ("ownership.no_owner", "ONB-GAP"): ("ONB-GAP", "OPP-STRAT", "mid_market", True, True),
+    }
+    aged = {dt.date(2026, 12, 2): "high", dt.date(2026, 12, 3): "high"}
+    assert monitor_backlog_days(conn, first, last, daily, context, ruleset) == {"ONB-BIG": aged, "OPP-STRAT": aged}
+
+
 def test_backlog_ties_billing_findings_to_the_earliest_open_onboarding(ruleset):
     deals = [a_deal("OPP-1", strategic=True)]
     projects = [
@@ -652,4 +782,41 @@ def test_backlog_ties_billing_findings_to_the_earliest_open_onboarding(ruleset):
     daily = {START + dt.timedelta(days=i): rows_of(("billing.po_missing", "ACC-OPP-1", "warn")) for i in range(4)}
     assert backlog_days(first, last, daily, ruleset, deals=deals, onboarding_projects=projects) == {
         "ONB-EARLY": [dt.date(2026, 11, 5)]
+    }
+
+
+def test_the_monitor_ties_billing_findings_to_the_earliest_open_onboarding(conn, ruleset):
+    """The case above through the monitor: the billing area stamps its finding with the
+    account's earliest open onboarding, and the backlog ages it under that journey."""
+    day = dt.date(2026, 11, 2)
+    deals = [a_deal("OPP-1", strategic=True)]
+    projects = [
+        a_project("ONB-LATE", "OPP-1", created_at=at("2026-11-04T10:00:00")),
+        a_project("ONB-EARLY", "OPP-1", created_at=at("2026-11-03T10:00:00")),
+    ]
+    billing = [{"account_id": "ACC-OPP-1", "po_required": True, "tax_id_required": False, "address_validated": True}]
+    billing[0] |= {"address_line1": "1 Main St", "city": "Austin", "postal_code": "73301", "country": "US"}
+    billing[0] |= {"bill_to_contact": "ap@example.com"}
+    snapshot = Snapshot.from_frames(
+        day,
+        {
+            "deals": frame("deals", deals),
+            "onboarding_projects": frame("onboarding_projects", projects),
+            "billing_accounts": frame("billing_accounts", billing),
+        },
+    )
+    raised = AREAS["billing"](snapshot, day, ruleset).findings.row(0, named=True)
+    assert (raised["rule_id"], raised["subject_key"], raised["onboarding_id"]) == (
+        "billing.po_missing",
+        "ACC-OPP-1",
+        "ONB-EARLY",
+    )
+    context = {
+        ("billing.po_missing", "ACC-OPP-1"): tuple(
+            raised[c] for c in ("onboarding_id", "opportunity_id", "segment", "strategic", "high_value")
+        )
+    }
+    daily = {day + dt.timedelta(days=i): rows_of(("billing.po_missing", "ACC-OPP-1", "warn")) for i in range(4)}
+    assert monitor_backlog_days(conn, day, dt.date(2026, 11, 5), daily, context, ruleset) == {
+        "ONB-EARLY": {dt.date(2026, 11, 5): "high"}
     }

@@ -29,6 +29,7 @@ OUTBOX_STAGE: dict[str, pl.DataType] = {
     "recipient": pl.String,
     "payload": pl.String,
     "next_attempt_at": pl.Datetime("us", "UTC"),
+    "routing_version": pl.String,
 }
 
 AREA_DAGS = {"audit": "crosscutting", "backlog": "crosscutting", "contract": "ingest"}
@@ -83,7 +84,7 @@ def enqueue_run(
     newest = conn.execute(queries["latest_run"], {"area": area}).fetchone()[0]
     if newest is None:
         return 0
-    params = {"as_of": newest, "area": area}
+    params = {"as_of": newest, "area": area, "routing_version": ruleset.alerting_version}
     alerting = ruleset.content["alerting"]
     link = run_link(alerting, area, run_url if newest == as_of else None)
     rows = []
@@ -126,6 +127,7 @@ def enqueue_run(
                     "recipient": recipient.address,
                     "payload": json.dumps(payload, default=str),
                     "next_attempt_at": None,
+                    "routing_version": ruleset.alerting_version,
                 }
             )
     queued = _insert(conn, rows, queries)
@@ -135,6 +137,9 @@ def enqueue_run(
 
 def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datetime) -> int:
     """Queue repeats of open, unacknowledged alerts and escalations of unacknowledged ones."""
+    from hypercare.store import register_config_versions
+
+    register_config_versions(conn, ruleset, ("alerting",))
     queries = named_queries("alerts")
     alerting = ruleset.content["alerting"]
     repeat_hours = float(alerting["repeat_interval_business_hours"])
@@ -158,6 +163,7 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
             "severity": record["severity"],
             "payload": record["payload"],
             "next_attempt_at": None,
+            "routing_version": ruleset.alerting_version,
         }
         last_sent = record["last_sent_at"]
         if last_sent not in business_days_since:  # one calendar walk per dispatch time, not per row

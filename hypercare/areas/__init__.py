@@ -1,7 +1,8 @@
 """Monitoring areas: each is a function (snapshot, as_of, ruleset) -> AreaResult.
 
-Order matters: the cross-cutting areas read what the others wrote for the same day, so
-they come last.
+Each area module registers one function per rule (see hypercare.areas.registry). Order
+matters: the cross-cutting areas read what the others wrote for the same day, so they
+come last.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from hypercare.areas import (
     trigger,
     writeback,
 )
+from hypercare.areas.registry import Area
 
-AREAS: dict[str, Callable] = {
-    "trigger": trigger.evaluate,
-    "handoff": handoff.evaluate,
-    "ownership": ownership.evaluate,
-    "customer": customer.evaluate,
-    "billing": billing.evaluate,
-    "provisioning": provisioning.evaluate,
-    "ai": ai.evaluate,
-    "writeback": writeback.evaluate,
-    "contract": contract.evaluate,
-    "audit": crosscutting.evaluate_audit,
-    "backlog": crosscutting.evaluate_backlog,
+REGISTERED: dict[str, Area] = {
+    area.name: area
+    for area in (
+        trigger.area,
+        handoff.area,
+        ownership.area,
+        customer.area,
+        billing.area,
+        provisioning.area,
+        ai.area,
+        writeback.area,
+        contract.area,
+        crosscutting.audit,
+        crosscutting.backlog,
+    )
 }
+
+AREAS: dict[str, Callable] = {name: area.evaluate for name, area in REGISTERED.items()}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cached_property
 
 import polars as pl
 
-from hypercare.findings import AreaResult, distribution_metrics, findings_from, metrics_by, trace_from
-from hypercare.ruleset import RuleSet
-from hypercare.snapshot import Snapshot, onboarding_context, required_fields
+from hypercare.areas.registry import Area, AreaRun
+from hypercare.findings import distribution_metrics, findings_from, metrics_by, trace_from
+from hypercare.ruleset import RuleConfig
+from hypercare.snapshot import onboarding_context, required_fields
 
 
 def _filled_by(moment: str) -> pl.Expr:
@@ -24,156 +26,189 @@ def _missing_per_onboarding(rows: pl.DataFrame, name: str) -> pl.DataFrame:
     return rows.group_by("onboarding_id").agg(pl.col("field").sort().alias(name))
 
 
-def evaluate(snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult:
-    cal = ruleset.calendar
-    ctx = onboarding_context(snapshot, ruleset)
-    required = required_fields(ruleset)
-    fields = snapshot["handoff_fields"]
-    grid = (
-        ctx.select("onboarding_id", "sla_segment", "handoff_submitted_at", "kickoff_completed_at")
-        .join(required, on="sla_segment")
-        .join(fields.select("onboarding_id", "field", "filled_at"), on=["onboarding_id", "field"], how="left")
-    )
-    missing_at_submission = _missing_per_onboarding(
-        grid.filter(pl.col("handoff_submitted_at").is_not_null() & ~_filled_by("handoff_submitted_at")),
-        "missing_at_submission",
-    )
-    missing_at_kickoff = _missing_per_onboarding(
-        grid.filter(pl.col("kickoff_completed_at").is_not_null() & ~_filled_by("kickoff_completed_at")),
-        "missing_at_kickoff",
-    )
-    as_of_end = cal.as_of_end(as_of).astimezone(dt.UTC)
-    missing_now = _missing_per_onboarding(grid.filter(not_filled_by(as_of_end)), "missing_now")
-    ctx = (
-        ctx.join(missing_at_submission, on="onboarding_id", how="left")
-        .join(missing_at_kickoff, on="onboarding_id", how="left")
-        .join(missing_now, on="onboarding_id", how="left")
-        .with_columns(
-            (
-                (cal.business_seconds(pl.col("kickoff_scheduled_for")) - cal.business_seconds_at_day_end(as_of))
-                / 86_400
-            ).alias("business_days_to_kickoff"),
+class HandoffRun(AreaRun):
+    @cached_property
+    def as_of_end(self) -> dt.datetime:
+        return self.cal.as_of_end(self.as_of).astimezone(dt.UTC)
+
+    @cached_property
+    def onboardings(self) -> pl.DataFrame:
+        return onboarding_context(self.snapshot, self.ruleset)
+
+    @cached_property
+    def fields(self) -> pl.DataFrame:
+        return self.snapshot["handoff_fields"]
+
+    @cached_property
+    def grid(self) -> pl.DataFrame:
+        """One row per onboarding and required field of its segment, with when it was filled."""
+        return (
+            self.onboardings.select("onboarding_id", "sla_segment", "handoff_submitted_at", "kickoff_completed_at")
+            .join(required_fields(self.ruleset), on="sla_segment")
+            .join(self.fields.select("onboarding_id", "field", "filled_at"), on=["onboarding_id", "field"], how="left")
         )
+
+    @cached_property
+    def ctx(self) -> pl.DataFrame:
+        """Onboardings with their missing fields at submission, at kickoff and now."""
+        grid, cal = self.grid, self.cal
+        missing_at_submission = _missing_per_onboarding(
+            grid.filter(pl.col("handoff_submitted_at").is_not_null() & ~_filled_by("handoff_submitted_at")),
+            "missing_at_submission",
+        )
+        missing_at_kickoff = _missing_per_onboarding(
+            grid.filter(pl.col("kickoff_completed_at").is_not_null() & ~_filled_by("kickoff_completed_at")),
+            "missing_at_kickoff",
+        )
+        missing_now = _missing_per_onboarding(grid.filter(not_filled_by(self.as_of_end)), "missing_now")
+        return (
+            self.onboardings.join(missing_at_submission, on="onboarding_id", how="left")
+            .join(missing_at_kickoff, on="onboarding_id", how="left")
+            .join(missing_now, on="onboarding_id", how="left")
+            .with_columns(
+                (
+                    (
+                        cal.business_seconds(pl.col("kickoff_scheduled_for"))
+                        - cal.business_seconds_at_day_end(self.as_of)
+                    )
+                    / 86_400
+                ).alias("business_days_to_kickoff"),
+            )
+        )
+
+    @cached_property
+    def waiting(self) -> pl.DataFrame:
+        """Open onboardings whose submitted handoff is neither accepted nor rejected."""
+        return self.ctx.filter(
+            pl.col("open")
+            & pl.col("handoff_submitted_at").is_not_null()
+            & pl.col("handoff_accepted_at").is_null()
+            & pl.col("handoff_rejected_at").is_null()
+        ).with_columns(
+            self.cal.business_days_elapsed(pl.col("handoff_submitted_at"), self.as_of).alias("waiting_business_days")
+        )
+
+    def metrics(self, findings: pl.DataFrame) -> pl.DataFrame:
+        ctx = self.ctx
+        cleanup = ctx.filter(
+            pl.col("open") & pl.col("kickoff_completed_at").is_null() & pl.col("missing_now").is_not_null()
+        ).with_columns(
+            self.cal.business_days_elapsed(pl.coalesce("handoff_submitted_at", "created_at"), self.as_of).alias(
+                "age_bd"
+            )
+        )
+        return pl.concat(
+            [
+                _completeness(ctx, self.grid, self.as_of_end),
+                distribution_metrics(
+                    self.waiting.rename({"waiting_business_days": "age_bd"}), "queue.handoff_acceptance", "age_bd"
+                ),
+                distribution_metrics(cleanup, "queue.pre_kickoff_cleanup", "age_bd"),
+            ]
+        )
+
+    def trace(self) -> pl.DataFrame:
+        return pl.concat(
+            [
+                trace_from(
+                    self.ctx,
+                    event_type="handoff_submitted",
+                    event_at="handoff_submitted_at",
+                    ref_id="onboarding_id",
+                    attributes=["missing_at_submission"],
+                ),
+                trace_from(
+                    self.ctx,
+                    event_type="handoff_validated",
+                    event_at="handoff_accepted_at",
+                    ref_id="onboarding_id",
+                    attributes=["missing_now"],
+                ),
+                trace_from(
+                    self.ctx,
+                    event_type="handoff_rejected",
+                    event_at="handoff_rejected_at",
+                    ref_id="onboarding_id",
+                    attributes=["missing_now"],
+                ),
+            ]
+        )
+
+
+area = Area("handoff", HandoffRun)
+
+
+@area.rule("handoff.incomplete_at_submission")
+def incomplete_at_submission(run: HandoffRun, rule: RuleConfig) -> pl.DataFrame:
+    return findings_from(
+        rule,
+        run.ctx.filter(pl.col("missing_at_submission").is_not_null()),
+        subject="onboarding_id",
+        since="handoff_submitted_at",
+        evidence=["handoff_submitted_at", "missing_at_submission"],
     )
 
-    findings = []
-    rule = ruleset.rule("handoff.incomplete_at_submission")
-    findings.append(
-        findings_from(
-            rule,
-            ctx.filter(pl.col("missing_at_submission").is_not_null()),
-            subject="onboarding_id",
-            since="handoff_submitted_at",
-            evidence=["handoff_submitted_at", "missing_at_submission"],
-        )
-    )
 
-    rule = ruleset.rule("handoff.incomplete_before_kickoff")
+@area.rule("handoff.incomplete_before_kickoff", params=("business_days",))
+def incomplete_before_kickoff(run: HandoffRun, rule: RuleConfig) -> pl.DataFrame:
     upcoming = (
         pl.col("kickoff_completed_at").is_null()
         & (pl.col("business_days_to_kickoff") <= rule.param("business_days"))
         & pl.col("missing_now").is_not_null()
     )
-    findings.append(
-        findings_from(
-            rule,
-            ctx.filter(pl.col("missing_at_kickoff").is_not_null() | upcoming),
-            subject="onboarding_id",
-            since="kickoff_scheduled_for",
-            evidence=["kickoff_scheduled_for", "kickoff_completed_at", "missing_at_kickoff", "missing_now"],
-        )
+    return findings_from(
+        rule,
+        run.ctx.filter(pl.col("missing_at_kickoff").is_not_null() | upcoming),
+        subject="onboarding_id",
+        since="kickoff_scheduled_for",
+        evidence=["kickoff_scheduled_for", "kickoff_completed_at", "missing_at_kickoff", "missing_now"],
     )
 
-    rule = ruleset.rule("handoff.no_success_criteria")
-    criteria = fields.filter(pl.col("field") == "success_criteria").select(
+
+@area.rule("handoff.no_success_criteria")
+def no_success_criteria(run: HandoffRun, rule: RuleConfig) -> pl.DataFrame:
+    criteria = run.fields.filter(pl.col("field") == "success_criteria").select(
         "onboarding_id", pl.col("filled_at").alias("criteria_filled_at")
     )
-    no_criteria = ctx.join(criteria, on="onboarding_id", how="left").filter(
+    no_criteria = run.ctx.join(criteria, on="onboarding_id", how="left").filter(
         pl.col("kickoff_completed_at").is_not_null()
         & (pl.col("criteria_filled_at").is_null() | (pl.col("criteria_filled_at") > pl.col("kickoff_completed_at")))
     )
-    findings.append(
-        findings_from(
-            rule,
-            no_criteria,
-            subject="onboarding_id",
-            since="kickoff_completed_at",
-            evidence=["kickoff_completed_at", "criteria_filled_at"],
-        )
+    return findings_from(
+        rule,
+        no_criteria,
+        subject="onboarding_id",
+        since="kickoff_completed_at",
+        evidence=["kickoff_completed_at", "criteria_filled_at"],
     )
 
-    rule = ruleset.rule("handoff.acceptance_wait")
-    waiting = ctx.filter(
-        pl.col("open")
-        & pl.col("handoff_submitted_at").is_not_null()
-        & pl.col("handoff_accepted_at").is_null()
-        & pl.col("handoff_rejected_at").is_null()
-    ).with_columns(cal.business_days_elapsed(pl.col("handoff_submitted_at"), as_of).alias("waiting_business_days"))
-    findings.append(
-        findings_from(
-            rule,
-            waiting.filter(pl.col("waiting_business_days") >= rule.param("business_days")),
-            subject="onboarding_id",
-            since="handoff_submitted_at",
-            evidence=["handoff_submitted_at", "waiting_business_days"],
-        )
+
+@area.rule("handoff.acceptance_wait", params=("business_days",))
+def acceptance_wait(run: HandoffRun, rule: RuleConfig) -> pl.DataFrame:
+    return findings_from(
+        rule,
+        run.waiting.filter(pl.col("waiting_business_days") >= rule.param("business_days")),
+        subject="onboarding_id",
+        since="handoff_submitted_at",
+        evidence=["handoff_submitted_at", "waiting_business_days"],
     )
 
-    rule = ruleset.rule("handoff.late_correction")
+
+@area.rule("handoff.late_correction")
+def late_correction(run: HandoffRun, rule: RuleConfig) -> pl.DataFrame:
     late = (
-        fields.join(ctx.select("onboarding_id", "kickoff_completed_at"), on="onboarding_id")
+        run.fields.join(run.ctx.select("onboarding_id", "kickoff_completed_at"), on="onboarding_id")
         .filter(pl.col("corrected_at") > pl.col("kickoff_completed_at"))
         .group_by("onboarding_id")
         .agg(pl.col("field").sort().alias("corrected_after_kickoff"), pl.col("corrected_at").min())
     )
-    findings.append(
-        findings_from(
-            rule,
-            ctx.join(late, on="onboarding_id"),
-            subject="onboarding_id",
-            since="corrected_at",
-            evidence=["kickoff_completed_at", "corrected_after_kickoff"],
-        )
+    return findings_from(
+        rule,
+        run.ctx.join(late, on="onboarding_id"),
+        subject="onboarding_id",
+        since="corrected_at",
+        evidence=["kickoff_completed_at", "corrected_after_kickoff"],
     )
-
-    cleanup = ctx.filter(
-        pl.col("open") & pl.col("kickoff_completed_at").is_null() & pl.col("missing_now").is_not_null()
-    ).with_columns(cal.business_days_elapsed(pl.coalesce("handoff_submitted_at", "created_at"), as_of).alias("age_bd"))
-    metrics = pl.concat(
-        [
-            _completeness(ctx, grid, as_of_end),
-            distribution_metrics(
-                waiting.rename({"waiting_business_days": "age_bd"}), "queue.handoff_acceptance", "age_bd"
-            ),
-            distribution_metrics(cleanup, "queue.pre_kickoff_cleanup", "age_bd"),
-        ]
-    )
-    trace = pl.concat(
-        [
-            trace_from(
-                ctx,
-                event_type="handoff_submitted",
-                event_at="handoff_submitted_at",
-                ref_id="onboarding_id",
-                attributes=["missing_at_submission"],
-            ),
-            trace_from(
-                ctx,
-                event_type="handoff_validated",
-                event_at="handoff_accepted_at",
-                ref_id="onboarding_id",
-                attributes=["missing_now"],
-            ),
-            trace_from(
-                ctx,
-                event_type="handoff_rejected",
-                event_at="handoff_rejected_at",
-                ref_id="onboarding_id",
-                attributes=["missing_now"],
-            ),
-        ]
-    )
-    return AreaResult(findings=pl.concat(findings), metrics=metrics, trace=trace)
 
 
 def _completeness(ctx: pl.DataFrame, grid: pl.DataFrame, as_of_end: dt.datetime) -> pl.DataFrame:
@@ -194,3 +229,6 @@ def _completeness(ctx: pl.DataFrame, grid: pl.DataFrame, as_of_end: dt.datetime)
     at_submission = grid.filter(pl.col("handoff_submitted_at").is_not_null() & ~_filled_by("handoff_submitted_at"))
     parts.append(metrics_by(at_submission, "missing_at_submission", "field", pl.len()))
     return pl.concat(parts)
+
+
+evaluate = area.evaluate

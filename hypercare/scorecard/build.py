@@ -19,7 +19,7 @@ from hypercare.scorecard.config import ScorecardConfig, scorecard_config
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.mail import SmtpSettings, build_message, send_message, smtp_settings_from_url
 from hypercare.scorecard.render import render_html, render_text, subject
-from hypercare.store import record_checkpoint
+from hypercare.store import record_checkpoint, register_config_versions
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,14 @@ def archive_scorecard(conn: psycopg.Connection, scorecard: Scorecard) -> None:
                 "data": Jsonb(json.loads(json.dumps(scorecard.data, default=str))),
                 "html": scorecard.standalone_html,
                 "text_body": scorecard.text(),
+                "config_version": scorecard.config.version,
             },
         )
 
 
 def compile_and_archive(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> Scorecard:
+    with conn.transaction():
+        register_config_versions(conn, ruleset, ("scorecard",))
     scorecard = compile_scorecard(conn, as_of, ruleset)
     archive_scorecard(conn, scorecard)
     return scorecard

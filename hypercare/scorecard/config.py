@@ -44,6 +44,7 @@ class ScorecardConfig:
     currency: str = "USD"
     accounts_per_fix: int = 5
     rule_names: dict[str, str] = field(default_factory=dict)
+    version: str | None = None  # of the configuration's `scorecard` scope, recorded on archived scorecards
 
     @property
     def all_recipients(self) -> list[str]:
@@ -138,6 +139,7 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
             rule_id: str(rule.extra.get("name") or rule.extra.get("title") or "")
             for rule_id, rule in ruleset.rules.items()
         },
+        version=ruleset.scorecard_version,
     )
     for rule_id in ruleset.rules:
         config.fix_kind(rule_id)

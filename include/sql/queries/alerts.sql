@@ -58,10 +58,10 @@ announced as materialized (
 )
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
-    recipient, payload)
+    recipient, payload, routing_version)
 select md5(f.finding_id::text || '|resolved|' || f.episode_on || '|' || f.recipient)::uuid,
        f.finding_id, 'resolved', f.episode_on, 0, %(as_of)s, %(area)s, f.rule_id, f.severity, f.owner_role,
-       f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text)
+       f.recipient, f.payload || jsonb_build_object('resolved_on', %(as_of)s::text), %(routing_version)s
 from (
     select distinct on (x.finding_id, x.recipient) x.*
     from announced x
@@ -78,13 +78,14 @@ on conflict (notification_id) do nothing;
 -- looked over, or its rule not alert-marked) and is owed again.
 insert into hypercare.alert_outbox (
     notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
-    recipient, payload, next_attempt_at)
+    recipient, payload, next_attempt_at, routing_version)
 select md5(finding_id || '|' || kind || '|' || episode_on || '|' || step || '|' || recipient)::uuid,
        finding_id::uuid, kind, episode_on, step, as_of, area, rule_id, severity, owner_role, recipient,
-       payload::jsonb, coalesce(next_attempt_at, '-infinity')
+       payload::jsonb, coalesce(next_attempt_at, '-infinity'), routing_version
 from stage_outbox
 on conflict (notification_id) do update set
     status = 'pending', payload = excluded.payload, as_of = excluded.as_of, last_error = null,
+    routing_version = excluded.routing_version,
     next_attempt_at = excluded.next_attempt_at, claimed_by = null, claimed_at = null
 where alert_outbox.status = 'cancelled';
 

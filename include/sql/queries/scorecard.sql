@@ -278,10 +278,11 @@ order by coalesce(p.first_alerts, 0) + coalesce(u.repeats, 0) + coalesce(u.escal
 -- One row per as-of date: compiling a day again replaces its row, keeping when and to
 -- whom it was sent.
 insert into hypercare.scorecards (
-    as_of, hypercare_day, send_day, review_day, rule_versions, data, html, text_body, compiled_at)
+    as_of, hypercare_day, send_day, review_day, rule_versions, data, html, text_body, compiled_at, config_version)
 values (%(as_of)s, %(hypercare_day)s, %(send_day)s, %(review_day)s, %(rule_versions)s, %(data)s, %(html)s,
-        %(text_body)s, now())
+        %(text_body)s, now(), %(config_version)s)
 on conflict (as_of) do update set
+    config_version = excluded.config_version,
     hypercare_day = excluded.hypercare_day,
     send_day = excluded.send_day,
     review_day = excluded.review_day,
