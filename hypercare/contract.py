@@ -6,7 +6,9 @@ the loader, the landing tables and the rules all agree on names, types and keys.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -298,37 +300,47 @@ def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
     raise ValueError(f"unknown contract type {type_!r}")
 
 
-def _frame_check(expr_fn, reason: str) -> pa.Check:
-    """A pandera check of one column whose rule may read other columns of the row.
+@dataclass(frozen=True)
+class RowCheck:
+    """One contract rule on one column, as a polars predicate over the row.
 
-    Null results count as passing, so a rule only judges rows it applies to.
+    The predicate receives the column and may read other columns of the row; a null
+    result counts as passing, so a rule only judges the rows it applies to. The same
+    predicate feeds the pandera schema and the one-pass screen in `validate`.
     """
-    return pa.Check(lambda data: data.lazyframe.select(expr_fn(pl.col(data.key))), error=reason)
+
+    predicate: Callable[[pl.Expr], pl.Expr]
+    reason: str
+
+    def as_pandera(self) -> pa.Check:
+        predicate = self.predicate
+        return pa.Check(lambda data: data.lazyframe.select(predicate(pl.col(data.key))), error=self.reason)
 
 
-def _type_checks(column: Column) -> list[pa.Check]:
+def _type_checks(column: Column) -> list[RowCheck]:
     if column.type in ("str", "list"):
         return []
     if column.type == "enum":
-        return [pa.Check.isin(list(column.values), error=f"not one of: {', '.join(column.values)}")]
+        allowed = list(column.values)
+        return [RowCheck(lambda v: v.is_in(allowed), f"not one of: {', '.join(column.values)}")]
     reason = TYPE_REASONS[column.type]
     if column.type == "ts":
         return [
-            _frame_check(lambda v: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
-            _frame_check(lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason),
+            RowCheck(lambda v: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
+            RowCheck(lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason),
         ]
     type_ = column.type
-    return [_frame_check(lambda v: v.is_null() | parse_value(type_, v).is_not_null(), reason)]
+    return [RowCheck(lambda v: v.is_null() | parse_value(type_, v).is_not_null(), reason)]
 
 
 def _number(x: float) -> str:
     return f"{x:g}"
 
 
-def _limit_checks(entity: Entity, column: Column) -> list[pa.Check]:
+def _limit_checks(entity: Entity, column: Column) -> list[RowCheck]:
     """Checks for values PostgreSQL or a message reader could not take; see contract.yaml `limits`."""
     limits, type_ = entity.limits, column.type
-    checks = [_frame_check(lambda v: ~v.str.contains("\x00", literal=True), NUL_REASON)]
+    checks = [RowCheck(lambda v: ~v.str.contains("\x00", literal=True), NUL_REASON)]
     if type_ in ("date", "ts"):
         low, high = limits.earliest, limits.latest + dt.timedelta(days=1)
         if type_ == "ts":
@@ -337,37 +349,41 @@ def _limit_checks(entity: Entity, column: Column) -> list[pa.Check]:
         def in_range(v: pl.Expr) -> pl.Expr:
             return (parse_value(type_, v) >= low) & (parse_value(type_, v) < high)
 
-        checks.append(_frame_check(in_range, f"outside the supported range {limits.earliest}..{limits.latest}"))
+        checks.append(RowCheck(in_range, f"outside the supported range {limits.earliest}..{limits.latest}"))
     elif type_ == "decimal":
-        checks.append(_frame_check(lambda v: parse_value(type_, v).is_finite(), NOT_FINITE_REASON))
+        checks.append(RowCheck(lambda v: parse_value(type_, v).is_finite(), NOT_FINITE_REASON))
         checks.append(
-            _frame_check(lambda v: (parse_value(type_, v) != 0) | ~v.str.contains(_NONZERO_MANTISSA), UNDERFLOW_REASON)
+            RowCheck(lambda v: (parse_value(type_, v) != 0) | ~v.str.contains(_NONZERO_MANTISSA), UNDERFLOW_REASON)
         )
     elif entity.is_identifier(column):
         longest = limits.identifier_max_length
-        checks.append(_frame_check(lambda v: v.str.len_chars() <= longest, f"identifier longer than {longest}"))
-        checks.append(_frame_check(lambda v: ~v.str.contains(_CONTROL_CHARACTERS), CONTROL_REASON))
+        checks.append(RowCheck(lambda v: v.str.len_chars() <= longest, f"identifier longer than {longest}"))
+        checks.append(RowCheck(lambda v: ~v.str.contains(_CONTROL_CHARACTERS), CONTROL_REASON))
     elif type_ in ("str", "list"):
         longest = limits.text_max_length
-        checks.append(_frame_check(lambda v: v.str.len_chars() <= longest, f"text longer than {longest}"))
+        checks.append(RowCheck(lambda v: v.str.len_chars() <= longest, f"text longer than {longest}"))
     return checks
 
 
-def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
+@cache
+def row_checks(entity: Entity, column: Column) -> tuple[RowCheck, ...]:
+    """Every rule the contract sets on one column, in the order they are reported."""
     checks = _type_checks(column) + _limit_checks(entity, column)
     type_ = column.type
     if column.min is not None:
         low = column.min
-        checks.append(_frame_check(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}"))
+        checks.append(RowCheck(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}"))
     if column.max is not None:
         high = column.max
-        checks.append(_frame_check(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}"))
+        checks.append(RowCheck(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}"))
     if column.pattern is not None:
-        checks.append(pa.Check.str_matches(column.pattern, error=f"does not match {column.pattern}"))
+        # As pandera's str_matches: the value must start with a match.
+        anchored = column.pattern if column.pattern.startswith("^") else f"^{column.pattern}"
+        checks.append(RowCheck(lambda v: v.str.contains(anchored), f"does not match {column.pattern}"))
     if column.required_when is not None:
         when = column.required_when
         checks.append(
-            _frame_check(
+            RowCheck(
                 lambda v: v.is_not_null() | ~pl.col(when.column).is_in(list(when.values)),
                 f"required when {when.column} in ({', '.join(when.values)})",
             )
@@ -377,12 +393,12 @@ def _column_checks(entity: Entity, column: Column) -> list[pa.Check]:
             continue
         earlier = entity.column(order.not_before)
         checks.append(
-            _frame_check(
+            RowCheck(
                 lambda v, earlier=earlier: parse_value(type_, v) >= parse_value(earlier.type, pl.col(earlier.name)),
                 f"{order.column} before {order.not_before}",
             )
         )
-    return checks
+    return tuple(checks)
 
 
 @cache
@@ -394,7 +410,12 @@ def pandera_schema(entity: Entity) -> pa.DataFrameSchema:
     `unique` is the entity key (every copy of a duplicated key fails).
     """
     columns = {
-        c.name: pa.Column(pl.String, checks=_column_checks(entity, c), nullable=not c.required, name=c.name)
+        c.name: pa.Column(
+            pl.String,
+            checks=[check.as_pandera() for check in row_checks(entity, c)],
+            nullable=not c.required,
+            name=c.name,
+        )
         for c in entity.columns
     }
     return pa.DataFrameSchema(columns, unique=list(entity.key), strict=False, name=entity.name)
@@ -466,6 +487,40 @@ def _failure_rows(entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, s
     )
 
 
+def _suspect_rows(entity: Entity, frame: pl.DataFrame) -> pl.Expr:
+    """Rows that may fail the pandera schema, computed in one pass over the frame.
+
+    A row is suspect when any check's predicate is false, a required value is null, or
+    its key occurs more than once; every copy of a duplicated key is suspect, so the
+    schema judges the suspects alone exactly as it would judge the whole frame.
+    """
+    failing = [
+        ~check.predicate(pl.col(c.name)).fill_null(True) for c in entity.columns for check in row_checks(entity, c)
+    ]
+    missing = [pl.col(c.name).is_null() for c in entity.columns if c.required]
+    return pl.any_horizontal(*failing, *missing, pl.lit(False)) | pl.Series(frame.select(entity.key).is_duplicated())
+
+
+def _schema_failures(entity: Entity, frame: pl.DataFrame, source_file: str, *, screen: bool) -> pl.DataFrame:
+    """Pandera's failure cases as quarantine rows.
+
+    Checking a clean file with pandera costs one collect per check; the screen finds
+    the rows that can fail in one pass, and pandera then reports on those rows only.
+    """
+    if screen:
+        # When a predicate cannot run, pandera over every row says which one.
+        with contextlib.suppress(pl.exceptions.PolarsError):
+            frame = frame.filter(_suspect_rows(entity, frame))
+        if frame.is_empty():
+            return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
+    try:
+        with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+            pandera_schema(entity).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return _failure_rows(entity, frame, exc.failure_cases, source_file)
+    return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
+
+
 def validate(
     entity: Entity,
     raw: pl.DataFrame,
@@ -473,6 +528,7 @@ def validate(
     *,
     line_numbers: pl.Series | None = None,
     row_problems: pl.DataFrame | None = None,
+    screen: bool = True,
 ) -> ValidationResult:
     """Check one source file of `entity` against its pandera schema, row by row.
 
@@ -480,7 +536,7 @@ def validate(
     out of `good`; the rest come back typed. `row_problems` are rows the reader already
     found broken; `line_numbers` gives each row's line in the file (CSV). Only a file
     that cannot be checked row by row at all (a required column missing) raises
-    `ContractError`.
+    `ContractError`. `screen=False` runs pandera over every row (the result is the same).
     """
     missing_required = [name for name in entity.required_columns if name not in raw.columns]
     if missing_required:
@@ -493,12 +549,7 @@ def validate(
     )
     frame = source.select(*contract_columns, "_source_row")
 
-    try:
-        with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-            pandera_schema(entity).validate(frame, lazy=True)
-        failures = pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
-    except pa.errors.SchemaErrors as exc:
-        failures = _failure_rows(entity, frame, exc.failure_cases, source_file)
+    failures = _schema_failures(entity, frame, source_file, screen=screen)
 
     if row_problems is not None and row_problems.height:
         failures = pl.concat([row_problems.cast(ROW_PROBLEM_SCHEMA), failures.cast(ROW_PROBLEM_SCHEMA)])

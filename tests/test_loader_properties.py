@@ -17,7 +17,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hypercare.contract import Entity, load_contract
+from hypercare.contract import Entity, load_contract, validate
 from hypercare.loader import load_snapshot
 from tests.test_contract import valid_row
 
@@ -127,3 +127,25 @@ def test_a_load_never_raises_and_accounts_for_every_row(conn, tmp_path, case):
         keys = [tuple(row[k] for k in entity.key) for row in rows]
         clean = [i for i, key in enumerate(keys) if i not in touched and keys.count(key) == 1]
         assert landed >= len(clean)
+
+
+@st.composite
+def mutated_frame(draw):
+    """Rows of one entity with nasty cells, duplicated keys and missing values, as strings."""
+    entity: Entity = CONTRACT[draw(st.sampled_from(ENTITIES))]
+    size = draw(st.integers(1, 8))
+    rows = [valid_row(entity, str(draw(st.integers(0, size)))) for _ in range(size)]
+    for _ in range(draw(st.integers(0, 4))):
+        row = rows[draw(st.integers(0, size - 1))]
+        column = draw(st.sampled_from(entity.column_names))
+        row[column] = draw(st.one_of(st.none(), st.sampled_from(NASTY_CELLS), st.text(max_size=12)))
+    return entity, pl.DataFrame(rows, schema=dict.fromkeys(entity.column_names, pl.String))
+
+
+@given(case=mutated_frame())
+def test_the_one_pass_screen_reports_exactly_what_pandera_reports_on_every_row(case):
+    entity, frame = case
+    screened = validate(entity, frame, "x.csv")
+    full = validate(entity, frame, "x.csv", screen=False)
+    assert screened.quarantine.equals(full.quarantine)
+    assert screened.good.equals(full.good)
