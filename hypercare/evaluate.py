@@ -119,6 +119,7 @@ def evaluate_day(
             summaries.append(summary)
             continue
         with conn.transaction():
+            conn.execute("select hypercare.refresh_store_statistics()")
             previous = conn.execute(
                 "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
                 (as_of, area),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -241,58 +242,83 @@ def load_snapshot(
     ruleset = ruleset or load_ruleset()
     max_drop_share = float(ruleset.rule("contract.volume_drop").param("max_drop_share"))
 
-    checked = [(entity, *_check_entity(entity, scan.files[entity.name])) for entity in contract]
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
-        loads = _hold_drops(
-            [load for _, load, _ in checked], _baselines(conn, snapshot_date), max_drop_share, accept_drops
-        )
-        for entity, _, result in checked:
-            partition = _partition(entity, snapshot_date)
-            # Partitions are created and analyzed with the owner's rights: the writer has no DDL.
-            cur.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
-            cur.execute(sql.SQL("truncate {}").format(partition))
-            if result is not None:
-                copy_frame(cur, partition, result.good.with_columns(snapshot_date=pl.lit(snapshot_date)))
-            cur.execute("select hypercare.analyze_landing_partition(%s, %s)", (entity.name, snapshot_date))
-
-        cur.execute("delete from hypercare.quarantine where snapshot_date = %s", (snapshot_date,))
-        quarantine = [
-            result.quarantine.with_columns(
-                snapshot_date=pl.lit(snapshot_date),
-                entity=pl.lit(load.entity),
-                source_file=pl.lit(load.source_file),
-            )
-            for _, load, result in checked
-            if result is not None
-        ]
-        if quarantine:
-            copy_frame(cur, sql.Identifier("hypercare", "quarantine"), pl.concat(quarantine))
-
-        cur.execute("delete from hypercare.load_runs where snapshot_date = %s", (snapshot_date,))
-        cur.executemany(
-            "insert into hypercare.load_runs (snapshot_date, entity, source_file, status, rows_read,"
-            " rows_loaded, rows_quarantined, message) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                (
-                    snapshot_date,
-                    load.entity,
-                    load.source_file,
-                    load.status,
-                    load.rows_read,
-                    load.rows_loaded,
-                    load.rows_quarantined,
-                    load.message,
-                )
-                for load in loads
-            ],
-        )
-        for load in loads:
-            if load.entity in accept_drops and load.message and load.message.startswith("volume drop accepted"):
-                append_audit(
-                    conn, actor, "volume_drop.accepted", f"{load.entity}@{snapshot_date}", {"message": load.message}
-                )
+    # The next file is checked in a worker thread while this thread copies the current
+    # one: polars and the server's COPY keep both cores busy, and at most two files'
+    # rows are held in memory at once.
+    entities = list(contract)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract-check") as checker:
+        loads, quarantine = [], []
+        upcoming = checker.submit(_check_entity, entities[0], scan.files[entities[0].name])
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
+            for position, entity in enumerate(entities):
+                load, result = upcoming.result()
+                if position + 1 < len(entities):
+                    following = entities[position + 1]
+                    upcoming = checker.submit(_check_entity, following, scan.files[following.name])
+                loads.append(load)
+                _land(cur, entity, snapshot_date, result)
+                if result is not None:
+                    quarantine.append(
+                        result.quarantine.with_columns(
+                            snapshot_date=pl.lit(snapshot_date),
+                            entity=pl.lit(load.entity),
+                            source_file=pl.lit(load.source_file),
+                        )
+                    )
+            loads = _hold_drops(loads, _baselines(conn, snapshot_date), max_drop_share, accept_drops)
+            _record_load(conn, cur, snapshot_date, loads, quarantine, accept_drops, actor)
     return LoadReport(snapshot_date, tuple(loads), scan.warnings)
+
+
+def _land(cur: psycopg.Cursor, entity: Entity, snapshot_date: dt.date, result: ValidationResult | None) -> None:
+    """Replace the entity's landing partition for the day with the file's good rows."""
+    partition = _partition(entity, snapshot_date)
+    # Partitions are created and analyzed with the owner's rights: the writer has no DDL.
+    cur.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
+    cur.execute(sql.SQL("truncate {}").format(partition))
+    if result is not None:
+        copy_frame(cur, partition, result.good.with_columns(snapshot_date=pl.lit(snapshot_date)))
+    cur.execute("select hypercare.analyze_landing_partition(%s, %s)", (entity.name, snapshot_date))
+
+
+def _record_load(
+    conn: psycopg.Connection,
+    cur: psycopg.Cursor,
+    snapshot_date: dt.date,
+    loads: list[EntityLoad],
+    quarantine: list[pl.DataFrame],
+    accept_drops: Collection[str],
+    actor: str,
+) -> None:
+    """The day's quarantine, load_runs rows and accepted drops, replacing what it held."""
+    cur.execute("delete from hypercare.quarantine where snapshot_date = %s", (snapshot_date,))
+    if quarantine:
+        copy_frame(cur, sql.Identifier("hypercare", "quarantine"), pl.concat(quarantine))
+
+    cur.execute("delete from hypercare.load_runs where snapshot_date = %s", (snapshot_date,))
+    cur.executemany(
+        "insert into hypercare.load_runs (snapshot_date, entity, source_file, status, rows_read,"
+        " rows_loaded, rows_quarantined, message) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                snapshot_date,
+                load.entity,
+                load.source_file,
+                load.status,
+                load.rows_read,
+                load.rows_loaded,
+                load.rows_quarantined,
+                load.message,
+            )
+            for load in loads
+        ],
+    )
+    for load in loads:
+        if load.entity in accept_drops and load.message and load.message.startswith("volume drop accepted"):
+            append_audit(
+                conn, actor, "volume_drop.accepted", f"{load.entity}@{snapshot_date}", {"message": load.message}
+            )
 
 
 def _select_expression(name: str, type_: str) -> sql.Composable:

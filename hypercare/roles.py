@@ -37,6 +37,7 @@ DEFINER_FUNCTIONS = (
     "record_audit_checkpoint(text)",
     "create_landing_partition(text, date)",
     "analyze_landing_partition(text, date)",
+    "refresh_store_statistics()",
 )
 WRITER_TABLE_PRIVILEGES = sql.SQL("select, insert, update, delete, truncate")
 _OWNER_KEYWORD = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}

@@ -65,6 +65,12 @@ def test_the_writer_runs_a_day_end_to_end_without_ddl(role_urls, source, tmp_pat
         for day in (START, START + dt.timedelta(days=1)):
             load_snapshot(writer, source, day)  # creates and analyzes its partitions through the owner's functions
             evaluate_day(writer, day, RULES, actor="writer-test")
+        # The evaluation gave the store's tables planner statistics through the owner's function.
+        unanalyzed = writer.execute(
+            "select relname from pg_class where relnamespace = 'hypercare'::regnamespace and reltuples < 0 "
+            "and relname in ('finding_occurrences', 'finding_events', 'finding_state', 'alert_outbox')"
+        ).fetchall()
+        assert unanalyzed == []
         capture = {c: CaptureSender(tmp_path / c, c) for c in ("slack", "email")}
         report = dispatch(writer, RULES, capture, now=dt.datetime(2026, 11, 4, tzinfo=dt.UTC))
         assert report.notifications_sent > 0 and not report.failures

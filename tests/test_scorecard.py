@@ -31,7 +31,12 @@ from hypercare.demo import truth_agreement
 from hypercare.evaluate import evaluate_day
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
-from hypercare.scorecard.build import archive_scorecard, compile_and_archive, compile_scorecard
+from hypercare.scorecard.build import (
+    archive_scorecard,
+    compile_and_archive,
+    compile_scorecard,
+    write_and_send_month,
+)
 from hypercare.scorecard.charts import CHART_COLORS
 from hypercare.scorecard.config import scorecard_config
 from hypercare.scorecard.data import compile_data
@@ -303,6 +308,19 @@ def test_archive_replaces_its_own_row(scorecards, store):
     assert data["widgets"] == first.data["widgets"]
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "cid:" not in html
     assert RULES.version in html and RULES.version in text
+
+
+def test_month_writes_every_day_with_charts_drawn_in_parallel_as_drawn_alone(month, store, tmp_path):
+    days = [REVIEW_DAY - dt.timedelta(days=1), REVIEW_DAY, QUIET_DAY]
+    lines = write_and_send_month(store, RULES, days, tmp_path)
+    assert lines[0].startswith("scorecards: 3 written")
+    assert sorted(p.name for p in (tmp_path / "scorecards").iterdir()) == [f"{d}.html" for d in days]
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1  # of the three, only day 15 is a send day
+    alone = compile_scorecard(store, REVIEW_DAY, RULES)
+    archived = store.execute("select data from hypercare.scorecards where as_of = %s", (REVIEW_DAY,)).fetchone()[0]
+    assert archived["widgets"] == json.loads(json.dumps(alone.data["widgets"], default=str))
+    written = (tmp_path / "scorecards" / f"{REVIEW_DAY}.html").read_text()
+    assert written.count("data:image/png;base64,") == len(alone.images) > 0
 
 
 def _cids(html: str) -> set[str]:

@@ -105,6 +105,9 @@ def _lines(notice: Notice, now: dt.datetime) -> list[str]:
 
 def _pieces(text: str, limit: int) -> list[str]:
     """`text` escaped for mrkdwn, in pieces of at most `limit` characters, never splitting an entity."""
+    escaped = slack_escape(text)
+    if len(escaped) <= limit:
+        return [escaped]
     pieces, current = [], ""
     for char in text:
         escaped = slack_escape(char)

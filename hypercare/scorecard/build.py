@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cached_property
+from multiprocessing import get_context
 from pathlib import Path
 
 import psycopg
@@ -65,14 +68,19 @@ class Scorecard:
         return path
 
 
-def compile_scorecard(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> Scorecard:
-    config = scorecard_config(ruleset)
-    data = compile_data(conn, as_of, ruleset, config)
+def compile_scorecard_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> dict:
+    """The scorecard's numbers for `as_of`, stamped with the audit log's head."""
+    data = compile_data(conn, as_of, ruleset, scorecard_config(ruleset))
     with conn.transaction():
         head = record_checkpoint(conn, f"scorecard {as_of}")
     # The head travels with every scorecard email: a copy outside the database to verify against.
     data["audit_head"] = {"entries": head.entries, "hash": head.head_hash, "token": head.token()}
-    return Scorecard(data=data, images=render_charts(data), config=config)
+    return data
+
+
+def compile_scorecard(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> Scorecard:
+    data = compile_scorecard_data(conn, as_of, ruleset)
+    return Scorecard(data=data, images=render_charts(data), config=scorecard_config(ruleset))
 
 
 def archive_scorecard(conn: psycopg.Connection, scorecard: Scorecard) -> None:
@@ -132,11 +140,22 @@ def write_and_send_month(conn: psycopg.Connection, ruleset: RuleSet, days: list[
     and send the send-day ones to a local mail capture that files them in <workdir>/mail."""
     from hypercare.scorecard.capture import MailCapture
 
+    config = scorecard_config(ruleset)
+    with conn.transaction():
+        register_config_versions(conn, ruleset, ("scorecard",))
     written, sent = [], []
-    with MailCapture(workdir / "mail") as capture:
+    # Charts are drawn in worker processes while this one runs the next days' SQL; the
+    # days are archived, written and sent in order.
+    with MailCapture(workdir / "mail") as capture, _chart_workers() as workers:
         settings = smtp_settings_from_url(capture.url)
+        drawing = []
         for day in days:
-            scorecard = compile_and_archive(conn, day, ruleset)
+            data = compile_scorecard_data(conn, day, ruleset)
+            drawing.append((data, workers.submit(render_charts, data)))
+        for data, images in drawing:
+            scorecard = Scorecard(data=data, images=images.result(), config=config)
+            archive_scorecard(conn, scorecard)
+            day = scorecard.as_of
             written.append(scorecard.write_html(workdir / "scorecards" / f"{day}.html"))
             if scorecard.send_day:
                 send_scorecard(conn, scorecard, settings)
@@ -146,3 +165,8 @@ def write_and_send_month(conn: psycopg.Connection, ruleset: RuleSet, days: list[
         f"emailed on the hypercare cadence: {', '.join(sent) or 'none'}",
         f"captured mail: {len(capture.files)} message(s) in {workdir / 'mail'} (.eml, open in a mail client)",
     ]
+
+
+def _chart_workers() -> ProcessPoolExecutor:
+    """Processes started fresh (not forked from a process holding threads and a connection)."""
+    return ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=get_context("spawn"))

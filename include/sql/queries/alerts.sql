@@ -93,10 +93,21 @@ where alert_outbox.status = 'cancelled';
 -- Episodes announced and still open, with what was sent, for repeats and escalations:
 -- one row per sent firing notice of a current, unacknowledged episode, with its repeats
 -- and escalations to the same role and recipient looked up by finding and episode.
-select f.finding_id, f.episode_on, f.rule_id, s.severity, f.owner_role, f.recipient, f.payload::text as payload,
+-- The open findings and their current episode come first (materialized), so the planner
+-- joins the outbox on row counts it can estimate.
+with open_episode as materialized (
+    select s.finding_id, s.severity, e.episode_on
+    from hypercare.finding_state s
+    cross join lateral (
+        select max(e.event_on) as episode_on from hypercare.finding_events e
+        where e.finding_id = s.finding_id and e.event in ('opened', 'reopened')
+    ) e
+    where s.status in ('open', 'reopened')
+)
+select f.finding_id, f.episode_on, f.rule_id, o.severity, f.owner_role, f.recipient, f.payload::text as payload,
        greatest(f.sent_at, r.last_repeat_at) as last_sent_at, f.sent_at as first_sent_at, r.repeats, r.escalations
-from hypercare.alert_outbox f
-join hypercare.finding_state s on s.finding_id = f.finding_id and s.status in ('open', 'reopened')
+from open_episode o
+join hypercare.alert_outbox f on f.finding_id = o.finding_id and f.episode_on = o.episode_on
 cross join lateral (
     select max(x.sent_at) filter (where x.kind = 'repeat') as last_repeat_at,
            max(x.step) filter (where x.kind = 'repeat') as repeats,
@@ -106,8 +117,6 @@ cross join lateral (
       and x.recipient = f.recipient and x.kind in ('repeat', 'escalation')
 ) r
 where f.kind = 'firing' and f.status = 'sent'
-  and f.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                      where e.finding_id = f.finding_id and e.event in ('opened', 'reopened'))
   and not exists (select 1 from hypercare.alert_acks a
                   where a.finding_id = f.finding_id and a.episode_on = f.episode_on);
 
