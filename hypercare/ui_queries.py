@@ -7,6 +7,7 @@ Every value is returned as data: escaping is the templates' job.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -59,22 +60,81 @@ class FindingFilter:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {self.severity!r}")
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A row's place in the page order (newest seen first, then finding id, both descending):
+    pages are read from it with a keyset scan, never by skipping rows."""
+
+    last_seen_on: dt.date
+    finding_id: str
+
+    def token(self) -> str:
+        return f"{self.last_seen_on.isoformat()}_{self.finding_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        """ValueError unless `token` is what `token()` writes."""
+        day, _, finding_id = token.partition("_")
+        return cls(dt.date.fromisoformat(day), str(uuid.UUID(finding_id)))
+
+
+@dataclass(frozen=True)
+class FindingsPage:
+    rows: list[dict[str, Any]]
+    newer: Cursor | None
+    older: Cursor | None
+
+
+# A page after a cursor reads older rows in page order; one before it reads newer rows in
+# the opposite order and turns them round. Both are index scans from the cursor.
+_KEYSET = {
+    "first": ("true", "desc"),
+    "older": ("(s.last_seen_on, s.finding_id) < (%(seen)s, %(cursor_id)s::uuid)", "desc"),
+    "newer": ("(s.last_seen_on, s.finding_id) > (%(seen)s, %(cursor_id)s::uuid)", "asc"),
+}
+
+
 def findings_page(
-    conn: psycopg.Connection, filters: FindingFilter, page: int = 1, page_size: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """One page of findings, newest first, and whether a next page exists (one extra row is
-    read instead of counting every match, so a page stays an index scan)."""
-    params = {**asdict(filters), "limit": page_size + 1, "offset": (max(page, 1) - 1) * page_size}
+    conn: psycopg.Connection,
+    filters: FindingFilter,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    page_size: int = PAGE_SIZE,
+) -> FindingsPage:
+    """The page of findings just older than `after` (or just newer than `before`; else the
+    newest), with the cursors of the neighbouring pages where they exist. One extra row is
+    read instead of counting every match."""
+    direction = "older" if after else "newer" if before else "first"
+    keyset, order = _KEYSET[direction]
+    cursor = after or before
+    params = {
+        **asdict(filters),
+        "seen": cursor.last_seen_on if cursor else None,
+        "cursor_id": cursor.finding_id if cursor else None,
+        "limit": page_size + 1,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_q("findings_page"), params).fetchall()
-    return rows[:page_size], len(rows) > page_size
+        rows = cur.execute(_q("findings_page").format(keyset=keyset, order=order), params).fetchall()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if direction == "newer":
+        rows.reverse()
+    if not rows:
+        return FindingsPage(rows, None, None)
+    first, last = (Cursor(row["last_seen_on"], str(row["finding_id"])) for row in (rows[0], rows[-1]))
+    has_newer = more if direction == "newer" else direction == "older"
+    has_older = more if direction != "newer" else True
+    return FindingsPage(rows, first if has_newer else None, last if has_older else None)
 
 
 def rule_counts(conn: psycopg.Connection, filters: FindingFilter) -> list[dict[str, Any]]:
-    """Findings per rule under the filters, each with its daily counts over the last 30 days."""
+    """Findings per rule under the filters (status and snapshot date aside: the counts show
+    every status), each with its daily counts over the 30 days up to the newest run. Read
+    from the per-run summaries, except for one onboarding's findings, read directly."""
     params = asdict(filters)
     with conn.cursor(row_factory=dict_row) as cur:
-        counts = cur.execute(_q("rule_counts"), params).fetchall()
+        query = "rule_counts_of_onboarding" if filters.onboarding_id else "rule_counts"
+        counts = cur.execute(_q(query), params).fetchall()
         until = cur.execute(_q("newest_run")).fetchone()["max"]
         daily: dict[str, dict[dt.date, int]] = {}
         if until and counts:
@@ -87,9 +147,36 @@ def rule_counts(conn: psycopg.Connection, filters: FindingFilter) -> list[dict[s
     return counts
 
 
-def filter_options(conn: psycopg.Connection) -> dict[str, list[str]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(_q("filter_options")).fetchone()
+def filter_options(ruleset: RuleSet) -> dict[str, list[str]]:
+    """The choices of the filters, from the rules file and the contract rather than from the
+    store, so they cost nothing to list (a rule no longer configured is still reachable by URL)."""
+    from hypercare.contract import load_contract
+    from hypercare.ruleset import OWNER_ROLES
+
+    contract = load_contract()
+    return {
+        "areas": sorted({rule.area for rule in ruleset.rules.values()}),
+        "rules": sorted(ruleset.rules),
+        "segments": list(contract["deals"].column("segment").values),
+        "owner_roles": sorted(OWNER_ROLES),
+        "reason_codes": sorted(contract.reason_codes),
+    }
+
+
+def findings_view(
+    conn: psycopg.Connection,
+    filters: FindingFilter,
+    ruleset: RuleSet,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> dict[str, Any]:
+    """Everything the Findings page shows: the page of findings, counts per rule with their
+    sparklines, and the filters' choices."""
+    return {
+        "page": findings_page(conn, filters, after, before),
+        "counts": rule_counts(conn, filters),
+        "options": filter_options(ruleset),
+    }
 
 
 def finding(conn: psycopg.Connection, finding_id: str) -> dict[str, Any] | None:

@@ -113,6 +113,21 @@ def _date(value: str | None, field: str) -> dt.date | None:
         ) from None
 
 
+PAGING = ("after", "before", "page")
+
+
+def _cursor(value: str | None, field: str):
+    from hypercare.ui_queries import Cursor
+
+    value = _blank(value)
+    if value is None:
+        return None
+    try:
+        return Cursor.parse(value)
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{field}: not a page cursor: {value!r}") from None
+
+
 @app.get("/", include_in_schema=False)
 def home(request: Request, user: Reader) -> RedirectResponse:
     return RedirectResponse(f"{request.scope.get('root_path', '')}/findings", status.HTTP_303_SEE_OTHER)
@@ -132,8 +147,12 @@ def findings(
     reason_code: str | None = None,
     onboarding_id: str | None = None,
     snapshot_date: str | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    after: str | None = None,
+    before: str | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ):
+    """Findings under the filters, 50 a page; `after`/`before` carry the cursor of the page's
+    neighbour (keyset paging) and `page` only numbers it."""
     from hypercare import ui_queries
 
     chosen = {
@@ -152,24 +171,28 @@ def findings(
         filters = ui_queries.FindingFilter(**chosen)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    cursors = {"after": _cursor(after, "after"), "before": _cursor(before, "before")}
+    if not any(cursors.values()):
+        page = 1
     with _connect() as conn:
-        rows, more = ui_queries.findings_page(conn, filters, page)
-        counts = ui_queries.rule_counts(conn, filters)
-        options = ui_queries.filter_options(conn)
-    query = {key: value for key, value in request.query_params.items() if key != "page" and value}
+        view = ui_queries.findings_view(conn, filters, _ruleset(), **cursors)
+    found = view["page"]
+    query = {key: value for key, value in request.query_params.items() if key not in PAGING and value}
     return _render(
         request,
         "findings.html",
         user,
-        rows=rows,
-        counts=counts,
-        options=options,
+        rows=found.rows,
+        counts=view["counts"],
+        options=view["options"],
         chosen={**query},
         statuses=ui_queries.STATUSES,
         severities=ui_queries.SEVERITIES,
         page_number=page,
-        previous_page=urlencode({**query, "page": page - 1}) if page > 1 else None,
-        next_page=urlencode({**query, "page": page + 1}) if more else None,
+        previous_page=urlencode({**query, "before": found.newer.token(), "page": max(page - 1, 1)})
+        if found.newer
+        else None,
+        next_page=urlencode({**query, "after": found.older.token(), "page": page + 1}) if found.older else None,
         sparkline=sparkline,
         link=lambda **changed: urlencode({**query, **changed}),
     )
