@@ -186,7 +186,9 @@ def finding(conn: psycopg.Connection, finding_id: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class Stage:
-    """One bar of the journey waterfall: when a stage started and ended, against its SLA."""
+    """One bar of the journey waterfall: when a stage started and ended, against its SLA.
+    A stage whose end event was only ever traced before its start (provisioning finished
+    before kickoff) took no time: `done_before_start`, zero business days."""
 
     label: str
     start_event: str
@@ -196,6 +198,7 @@ class Stage:
     offset_business_days: float | None
     business_days: float | None
     sla_business_days: float | None
+    done_before_start: bool = False
 
     @property
     def breached(self) -> bool:
@@ -224,16 +227,27 @@ def journey_stages(
     trace: list[dict[str, Any]], ruleset: RuleSet, segment: str | None, as_of_end: dt.datetime | None = None
 ) -> list[Stage]:
     """The waterfall: each stage from the first time its start event was traced to the first
-    time its end event was (still running at `as_of_end` when the end is not traced yet)."""
-    first: dict[str, dt.datetime] = {}
-    for event in trace:
-        first.setdefault(event["event_type"], event["event_at"])
-    origin = first.get("trigger_received") or (min(first.values()) if first else None)
+    time its end event was at or after that (still running at `as_of_end` when the end is
+    not traced yet)."""
+    times: dict[str, list[dt.datetime]] = {}
+    for event in sorted(trace, key=lambda event: event["event_at"]):
+        times.setdefault(event["event_type"], []).append(event["event_at"])
+    firsts = [at[0] for at in times.values()]
+    origin = times["trigger_received"][0] if "trigger_received" in times else min(firsts, default=None)
     cal = ruleset.calendar
     stages = []
     for label, start_event, end_event, rule_id in STAGES:
-        started, ended = first.get(start_event), first.get(end_event)
+        started = times.get(start_event, [None])[0]
+        ends = times.get(end_event, [])
+        ended = next((at for at in ends if started is None or at >= started), None)
+        done_before_start = started is not None and ended is None and bool(ends)
+        if done_before_start:
+            ended = ends[-1]
         until = ended or as_of_end
+        if started is None or until is None:
+            days = None
+        else:
+            days = 0.0 if done_before_start else cal.business_days_between(started, until)
         stages.append(
             Stage(
                 label=label,
@@ -242,8 +256,9 @@ def journey_stages(
                 started_at=started,
                 ended_at=ended,
                 offset_business_days=cal.business_days_between(origin, started) if started and origin else None,
-                business_days=cal.business_days_between(started, until) if started and until else None,
+                business_days=days,
                 sla_business_days=_sla(ruleset, rule_id, segment),
+                done_before_start=done_before_start,
             )
         )
     return stages
@@ -285,15 +300,33 @@ def scorecard_html(conn: psycopg.Connection, as_of: dt.date) -> str | None:
     return row[0] if row else None
 
 
-def runs_overview(conn: psycopg.Connection, limit: int = 500) -> dict[str, Any]:
-    """Evaluation runs (and days without a verdict), loads with their quarantine counts, the
-    newest audit log entries and whether the audit chain verifies."""
+def _by_day(rows: list[dict[str, Any]], day: str) -> list[tuple[dt.date, list[dict[str, Any]]]]:
+    grouped: dict[dt.date, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row[day], []).append(row)
+    return list(grouped.items())
+
+
+def runs_overview(conn: psycopg.Connection, limit: int = 1000) -> dict[str, Any]:
+    """Rule-set and configuration versions, evaluation runs (and days without a verdict) and
+    loads with their quarantine counts, each grouped by day, the newest audit log entries and
+    whether the audit chain verifies."""
     with conn.cursor(row_factory=dict_row) as cur:
         runs = cur.execute(_q("runs"), {"limit": limit}).fetchall()
         loads = cur.execute(_q("loads"), {"limit": limit}).fetchall()
         audit = cur.execute(_q("audit_log"), {"limit": 100}).fetchall()
+        rule_sets = cur.execute(_q("rule_sets")).fetchall()
+        config_versions = cur.execute(_q("config_versions")).fetchall()
     chain_ok, chain_message = verify_audit(conn)
-    return {"runs": runs, "loads": loads, "audit": audit, "chain_ok": chain_ok, "chain_message": chain_message}
+    return {
+        "run_days": _by_day(runs, "as_of"),
+        "load_days": _by_day(loads, "snapshot_date"),
+        "rule_sets": rule_sets,
+        "config_versions": config_versions,
+        "audit": audit,
+        "chain_ok": chain_ok,
+        "chain_message": chain_message,
+    }
 
 
 def quarantine(conn: psycopg.Connection, snapshot_date: dt.date, entity: str | None, limit: int = 500):

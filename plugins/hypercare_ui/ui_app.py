@@ -39,6 +39,30 @@ HYPERCARE_DAGS = (
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 
+
+def plain(value: Any) -> str:
+    """An evidence or trace value as a person reads it: lists joined, ratios to three
+    significant digits, instants to the minute (UTC), nothing for null."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(item) for item in value) or "none"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, str) and len(value) >= 16 and value[10:11] == "T":
+        try:
+            return plain(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+templates.filters["plain"] = plain
+
 app = FastAPI(title="Hypercare", docs_url=None, redoc_url=None, openapi_url=None)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -245,3 +245,25 @@ def test_journey_stages_hold_each_stage_against_its_sla_in_business_days():
     assert scheduled.ended_at is None and scheduled.business_days == 5.0  # still running at the as-of end
     assert scheduled.sla_business_days == 2.0  # the smb SLA of ownership.kickoff_not_scheduled
     assert stages["Kickoff to first value"].business_days is None
+
+
+def test_a_stage_whose_end_was_traced_before_its_start_took_no_time():
+    from hypercare.ruleset import load_ruleset
+    from hypercare.ui_queries import journey_stages
+
+    ruleset = load_ruleset()
+    at = ruleset.calendar.day_start
+    trace = [
+        {"event_type": "trigger_received", "event_at": at(dt.date(2026, 11, 2))},
+        {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 3))},
+        {"event_type": "kickoff_completed", "event_at": at(dt.date(2026, 11, 5))},
+        {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 4))},
+    ]
+    stages = {stage.label: stage for stage in journey_stages(trace, ruleset, "smb", at(dt.date(2026, 11, 9)))}
+    provisioning = stages["Kickoff to provisioning done"]
+    assert provisioning.done_before_start and provisioning.business_days == 0.0
+    assert provisioning.ended_at == at(dt.date(2026, 11, 4)) and not provisioning.breached
+    trace.append({"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 6))})
+    stages = {stage.label: stage for stage in journey_stages(trace, ruleset, "smb", at(dt.date(2026, 11, 9)))}
+    provisioning = stages["Kickoff to provisioning done"]
+    assert not provisioning.done_before_start and provisioning.business_days == 1.0

@@ -3,15 +3,19 @@
 -- reopened finding whose current episode is acknowledged reads `acknowledged`.
 
 -- name: findings_page
--- The keyset condition and the order are filled in by ui_queries.findings_page: a page starts after
--- or before a cursor.
+-- The keyset condition and the order are filled in by ui_queries.findings_page: a page starts
+-- after or before a cursor. Findings whose current episode is acknowledged are read once from
+-- the acknowledgements, so no status costs a probe per finding. A snapshot date's findings are
+-- probed one by one (never hashed from the whole day), within the span each was seen.
+with acknowledged as (
+    select a.finding_id
+    from hypercare.alert_acks a
+    where a.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                          where e.finding_id = a.finding_id and e.event in ('opened', 'reopened'))
+)
 select s.finding_id, s.area, s.rule_id, s.subject_key, s.onboarding_id, s.account_id, s.segment, s.high_value,
        s.severity, s.reason_code, s.owner_roles, s.first_seen_on, s.last_seen_on, s.resolved_on,
-       case when s.status in ('open', 'reopened') and exists (
-                select 1 from hypercare.alert_acks a
-                where a.finding_id = s.finding_id
-                  and a.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                                      where e.finding_id = s.finding_id and e.event in ('opened', 'reopened')))
+       case when s.status in ('open', 'reopened') and s.finding_id in (select finding_id from acknowledged)
             then 'acknowledged' else s.status end as status
 from hypercare.finding_state s
 where {keyset}
@@ -23,18 +27,16 @@ where {keyset}
   and (%(owner_role)s::text is null or %(owner_role)s = any(s.owner_roles))
   and (%(reason_code)s::text is null or s.reason_code = %(reason_code)s)
   and (%(onboarding_id)s::text is null or s.onboarding_id = %(onboarding_id)s)
-  and (%(snapshot_date)s::date is null or exists (
-          select 1 from hypercare.finding_occurrences o
-          where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s))
+  and (%(snapshot_date)s::date is null
+       or (s.first_seen_on <= %(snapshot_date)s and s.last_seen_on >= %(snapshot_date)s
+           and (select true from hypercare.finding_occurrences o
+                where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s limit 1)))
   and (%(status)s::text is null
        or (%(status)s = 'resolved' and s.status = 'resolved')
-       or (%(status)s in ('open', 'reopened', 'acknowledged') and s.status in ('open', 'reopened')
-           and (%(status)s = 'acknowledged') = exists (
-                select 1 from hypercare.alert_acks a
-                where a.finding_id = s.finding_id
-                  and a.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                                      where e.finding_id = s.finding_id and e.event in ('opened', 'reopened')))
-           and (%(status)s = 'acknowledged' or s.status = %(status)s)))
+       or (%(status)s = 'acknowledged' and s.status in ('open', 'reopened')
+           and s.finding_id = any(array(select finding_id from acknowledged)))
+       or (%(status)s in ('open', 'reopened') and s.status = %(status)s
+           and s.finding_id not in (select finding_id from acknowledged)))
 order by s.last_seen_on {order}, s.finding_id {order}
 limit %(limit)s;
 
@@ -136,6 +138,20 @@ select b.as_of, b.area, b.rule_version, null, null, b.blocked_at, 'no verdict', 
 from hypercare.evaluation_blocks b
 order by 1 desc, 2
 limit %(limit)s;
+
+-- name: rule_sets
+-- Every rule-set version with the days evaluated under it, newest first.
+select v.version, v.covers, v.source, v.registered_at, min(r.as_of) as first_day, max(r.as_of) as last_day,
+       count(r.as_of) as runs
+from hypercare.rule_sets v
+left join hypercare.evaluation_runs r on r.rule_version = v.version
+group by v.version, v.covers, v.source, v.registered_at
+order by v.registered_at desc;
+
+-- name: config_versions
+select scope, version, registered_at
+from hypercare.config_versions
+order by registered_at desc, scope;
 
 -- name: loads
 select snapshot_date, entity, status, rows_read, rows_loaded, rows_quarantined, message
