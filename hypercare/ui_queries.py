@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from hypercare import db
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.store import verify_audit
@@ -32,6 +33,16 @@ STAGES: tuple[tuple[str, str, str, str | None], ...] = (
     ("Kickoff to provisioning done", "kickoff_completed", "provisioning_task_completed", "provisioning.identity_late"),
     ("Kickoff to first value", "kickoff_completed", "first_value_reached", None),
 )
+
+
+def connect(url: str | None = None) -> psycopg.Connection:
+    """A store connection for one page. JIT compilation is off: it can take a second to
+    compile a plan the page runs in milliseconds, when the planner's bound for a rare
+    filter over a large store looks expensive."""
+    conn = db.connect(url)
+    conn.execute("set jit = off")
+    conn.commit()
+    return conn
 
 
 def _q(name: str) -> str:

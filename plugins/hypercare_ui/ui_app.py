@@ -101,9 +101,9 @@ def _store_url() -> str:
 
 
 def _connect():
-    from hypercare import db
+    from hypercare import ui_queries
 
-    return db.connect(_store_url())
+    return ui_queries.connect(_store_url())
 
 
 @cache

@@ -6,7 +6,8 @@
 -- The keyset condition and the order are filled in by ui_queries.findings_page: a page starts
 -- after or before a cursor. Findings whose current episode is acknowledged are read once from
 -- the acknowledgements, so no status costs a probe per finding. A snapshot date's findings are
--- probed one by one (never hashed from the whole day), within the span each was seen.
+-- probed one by one (never hashed from the whole day), within the span each was seen, and
+-- only on a day that had findings at all.
 with acknowledged as (
     select a.finding_id
     from hypercare.alert_acks a
@@ -28,7 +29,8 @@ where {keyset}
   and (%(reason_code)s::text is null or s.reason_code = %(reason_code)s)
   and (%(onboarding_id)s::text is null or s.onboarding_id = %(onboarding_id)s)
   and (%(snapshot_date)s::date is null
-       or (s.first_seen_on <= %(snapshot_date)s and s.last_seen_on >= %(snapshot_date)s
+       or (exists (select 1 from hypercare.rule_day_counts c where c.as_of = %(snapshot_date)s)
+           and s.first_seen_on <= %(snapshot_date)s and s.last_seen_on >= %(snapshot_date)s
            and (select true from hypercare.finding_occurrences o
                 where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s limit 1)))
   and (%(status)s::text is null
