@@ -195,6 +195,11 @@ def finding(conn: psycopg.Connection, finding_id: str) -> dict[str, Any] | None:
         return cur.execute(_q("finding"), {"finding_id": finding_id}).fetchone()
 
 
+def acknowledgements(conn: psycopg.Connection, finding_ids: list[Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_q("acks"), {"finding_ids": finding_ids}).fetchall()
+
+
 @dataclass(frozen=True)
 class Stage:
     """One bar of the journey waterfall: when a stage started and ended, against its SLA.
@@ -282,7 +287,7 @@ def journey(conn: psycopg.Connection, onboarding_id: str) -> dict[str, Any]:
         findings = cur.execute(_q("journey_findings"), {"onboarding_id": onboarding_id}).fetchall()
         ids = [row["finding_id"] for row in findings]
         alerts = cur.execute(_q("journey_alerts"), {"finding_ids": ids}).fetchall()
-        acks = cur.execute(_q("acks"), {"finding_ids": ids}).fetchall()
+        acks = acknowledgements(conn, ids)
         subjects = sorted({row["subject_key"] for row in findings if row.get("subject_key")} | {onboarding_id})
         silences = cur.execute(_q("silences"), {"now": dt.datetime.now(dt.UTC), "subject_keys": subjects}).fetchall()
         newest = cur.execute(_q("newest_run")).fetchone()["max"]

@@ -229,9 +229,10 @@ def finding(request: Request, user: Reader, finding_id: str):
 
     with _connect() as conn:
         found = ui_queries.finding(conn, _uuid(finding_id))
+        acks = ui_queries.acknowledgements(conn, [found["finding_id"]]) if found else []
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no finding {finding_id}")
-    return _render(request, "finding.html", user, finding=found)
+    return _render(request, "finding.html", user, finding=found, acks=acks)
 
 
 @app.get("/journeys/{onboarding_id}", response_class=HTMLResponse)

@@ -143,11 +143,11 @@ limit %(limit)s;
 
 -- name: rule_sets
 -- Every rule-set version with the days evaluated under it, newest first.
-select v.version, v.covers, v.source, v.registered_at, min(r.as_of) as first_day, max(r.as_of) as last_day,
+select v.version, v.covers, v.registered_at, min(r.as_of) as first_day, max(r.as_of) as last_day,
        count(r.as_of) as runs
 from hypercare.rule_sets v
 left join hypercare.evaluation_runs r on r.rule_version = v.version
-group by v.version, v.covers, v.source, v.registered_at
+group by v.version, v.covers, v.registered_at
 order by v.registered_at desc;
 
 -- name: config_versions
