@@ -244,7 +244,7 @@ def journey_stages(
 ) -> list[Stage]:
     """The waterfall: each stage from the first time its start event was traced to the first
     time its end event was at or after that (still running at `as_of_end` when the end is
-    not traced yet)."""
+    not traced yet); a stage whose start is not traced has not begun."""
     times: dict[str, list[dt.datetime]] = {}
     for event in sorted(trace, key=lambda event: event["event_at"]):
         times.setdefault(event["event_type"], []).append(event["event_at"])
@@ -255,7 +255,7 @@ def journey_stages(
     for label, start_event, end_event, rule_id in STAGES:
         started = times.get(start_event, [None])[0]
         ends = times.get(end_event, [])
-        ended = next((at for at in ends if started is None or at >= started), None)
+        ended = next((at for at in ends if at >= started), None) if started else None
         done_before_start = started is not None and ended is None and bool(ends)
         if done_before_start:
             ended = ends[-1]

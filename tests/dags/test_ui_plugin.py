@@ -256,6 +256,10 @@ def test_a_stage_whose_end_was_traced_before_its_start_took_no_time():
     trace = [
         {"event_type": "trigger_received", "event_at": at(dt.date(2026, 11, 2))},
         {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 3))},
+    ]
+    (not_begun,) = [s for s in journey_stages(trace, ruleset, "smb") if s.label == "Kickoff to provisioning done"]
+    assert (not_begun.started_at, not_begun.ended_at, not_begun.business_days) == (None, None, None)
+    trace += [
         {"event_type": "kickoff_completed", "event_at": at(dt.date(2026, 11, 5))},
         {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 4))},
     ]
