@@ -19,6 +19,7 @@ from hypercare.store import (
     lock_area,
     record_checkpoint,
     refresh_lifecycle,
+    refresh_page_summaries,
     register_ruleset,
     write_area_result,
 )
@@ -73,6 +74,7 @@ def withhold_verdict(
     conn.execute(run_sql["delete_metrics"], params)
     conn.execute(block_sql["delete_run"], params)
     refresh_lifecycle(conn, params)
+    refresh_page_summaries(conn, params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
     enqueue_run(conn, as_of, area, ruleset)
 

@@ -86,6 +86,7 @@ def write_area_result(
     )
     conn.execute(run_sql["upsert_trace"], params)
     refresh_lifecycle(conn, params)
+    refresh_page_summaries(conn, params)
     enqueue_run(conn, as_of, area, ruleset, run_url)
 
 
@@ -114,6 +115,14 @@ def refresh_lifecycle(conn: psycopg.Connection, params: dict) -> None:
         "upsert_state",
     ):
         conn.execute(lifecycle_sql[name], params)
+
+
+def refresh_page_summaries(conn: psycopg.Connection, params: dict) -> None:
+    """After the (as_of, area) run changed: rewrite its day's per-rule counts and the area's
+    counts by filter value, which the Findings page reads instead of the whole history."""
+    summary_sql = named_queries("ui_summary")
+    for name in ("delete_day_counts", "insert_day_counts", "delete_finding_counts", "insert_finding_counts"):
+        conn.execute(summary_sql[name], params)
 
 
 _SQL_TYPES = {

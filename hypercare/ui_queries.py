@@ -7,12 +7,14 @@ Every value is returned as data: escaping is the templates' job.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from hypercare import db
 from hypercare.db import named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.store import verify_audit
@@ -31,6 +33,16 @@ STAGES: tuple[tuple[str, str, str, str | None], ...] = (
     ("Kickoff to provisioning done", "kickoff_completed", "provisioning_task_completed", "provisioning.identity_late"),
     ("Kickoff to first value", "kickoff_completed", "first_value_reached", None),
 )
+
+
+def connect(url: str | None = None) -> psycopg.Connection:
+    """A store connection for one page. JIT compilation is off: it can take a second to
+    compile a plan the page runs in milliseconds, when the planner's bound for a rare
+    filter over a large store looks expensive."""
+    conn = db.connect(url)
+    conn.execute("set jit = off")
+    conn.commit()
+    return conn
 
 
 def _q(name: str) -> str:
@@ -59,22 +71,81 @@ class FindingFilter:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {self.severity!r}")
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """A row's place in the page order (newest seen first, then finding id, both descending):
+    pages are read from it with a keyset scan, never by skipping rows."""
+
+    last_seen_on: dt.date
+    finding_id: str
+
+    def token(self) -> str:
+        return f"{self.last_seen_on.isoformat()}_{self.finding_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor:
+        """ValueError unless `token` is what `token()` writes."""
+        day, _, finding_id = token.partition("_")
+        return cls(dt.date.fromisoformat(day), str(uuid.UUID(finding_id)))
+
+
+@dataclass(frozen=True)
+class FindingsPage:
+    rows: list[dict[str, Any]]
+    newer: Cursor | None
+    older: Cursor | None
+
+
+# A page after a cursor reads older rows in page order; one before it reads newer rows in
+# the opposite order and turns them round. Both are index scans from the cursor.
+_KEYSET = {
+    "first": ("true", "desc"),
+    "older": ("(s.last_seen_on, s.finding_id) < (%(seen)s, %(cursor_id)s::uuid)", "desc"),
+    "newer": ("(s.last_seen_on, s.finding_id) > (%(seen)s, %(cursor_id)s::uuid)", "asc"),
+}
+
+
 def findings_page(
-    conn: psycopg.Connection, filters: FindingFilter, page: int = 1, page_size: int = PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """One page of findings, newest first, and whether a next page exists (one extra row is
-    read instead of counting every match, so a page stays an index scan)."""
-    params = {**asdict(filters), "limit": page_size + 1, "offset": (max(page, 1) - 1) * page_size}
+    conn: psycopg.Connection,
+    filters: FindingFilter,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    page_size: int = PAGE_SIZE,
+) -> FindingsPage:
+    """The page of findings just older than `after` (or just newer than `before`; else the
+    newest), with the cursors of the neighbouring pages where they exist. One extra row is
+    read instead of counting every match."""
+    direction = "older" if after else "newer" if before else "first"
+    keyset, order = _KEYSET[direction]
+    cursor = after or before
+    params = {
+        **asdict(filters),
+        "seen": cursor.last_seen_on if cursor else None,
+        "cursor_id": cursor.finding_id if cursor else None,
+        "limit": page_size + 1,
+    }
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_q("findings_page"), params).fetchall()
-    return rows[:page_size], len(rows) > page_size
+        rows = cur.execute(_q("findings_page").format(keyset=keyset, order=order), params).fetchall()
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if direction == "newer":
+        rows.reverse()
+    if not rows:
+        return FindingsPage(rows, None, None)
+    first, last = (Cursor(row["last_seen_on"], str(row["finding_id"])) for row in (rows[0], rows[-1]))
+    has_newer = more if direction == "newer" else direction == "older"
+    has_older = more if direction != "newer" else True
+    return FindingsPage(rows, first if has_newer else None, last if has_older else None)
 
 
 def rule_counts(conn: psycopg.Connection, filters: FindingFilter) -> list[dict[str, Any]]:
-    """Findings per rule under the filters, each with its daily counts over the last 30 days."""
+    """Findings per rule under the filters (status and snapshot date aside: the counts show
+    every status), each with its daily counts over the 30 days up to the newest run. Read
+    from the per-run summaries, except for one onboarding's findings, read directly."""
     params = asdict(filters)
     with conn.cursor(row_factory=dict_row) as cur:
-        counts = cur.execute(_q("rule_counts"), params).fetchall()
+        query = "rule_counts_of_onboarding" if filters.onboarding_id else "rule_counts"
+        counts = cur.execute(_q(query), params).fetchall()
         until = cur.execute(_q("newest_run")).fetchone()["max"]
         daily: dict[str, dict[dt.date, int]] = {}
         if until and counts:
@@ -87,9 +158,36 @@ def rule_counts(conn: psycopg.Connection, filters: FindingFilter) -> list[dict[s
     return counts
 
 
-def filter_options(conn: psycopg.Connection) -> dict[str, list[str]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(_q("filter_options")).fetchone()
+def filter_options(ruleset: RuleSet) -> dict[str, list[str]]:
+    """The choices of the filters, from the rules file and the contract rather than from the
+    store, so they cost nothing to list (a rule no longer configured is still reachable by URL)."""
+    from hypercare.contract import load_contract
+    from hypercare.ruleset import OWNER_ROLES
+
+    contract = load_contract()
+    return {
+        "areas": sorted({rule.area for rule in ruleset.rules.values()}),
+        "rules": sorted(ruleset.rules),
+        "segments": list(contract["deals"].column("segment").values),
+        "owner_roles": sorted(OWNER_ROLES),
+        "reason_codes": sorted(contract.reason_codes),
+    }
+
+
+def findings_view(
+    conn: psycopg.Connection,
+    filters: FindingFilter,
+    ruleset: RuleSet,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> dict[str, Any]:
+    """Everything the Findings page shows: the page of findings, counts per rule with their
+    sparklines, and the filters' choices."""
+    return {
+        "page": findings_page(conn, filters, after, before),
+        "counts": rule_counts(conn, filters),
+        "options": filter_options(ruleset),
+    }
 
 
 def finding(conn: psycopg.Connection, finding_id: str) -> dict[str, Any] | None:
@@ -97,9 +195,16 @@ def finding(conn: psycopg.Connection, finding_id: str) -> dict[str, Any] | None:
         return cur.execute(_q("finding"), {"finding_id": finding_id}).fetchone()
 
 
+def acknowledgements(conn: psycopg.Connection, finding_ids: list[Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(_q("acks"), {"finding_ids": finding_ids}).fetchall()
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One bar of the journey waterfall: when a stage started and ended, against its SLA."""
+    """One bar of the journey waterfall: when a stage started and ended, against its SLA.
+    A stage whose end event was only ever traced before its start (provisioning finished
+    before kickoff) took no time: `done_before_start`, zero business days."""
 
     label: str
     start_event: str
@@ -109,6 +214,7 @@ class Stage:
     offset_business_days: float | None
     business_days: float | None
     sla_business_days: float | None
+    done_before_start: bool = False
 
     @property
     def breached(self) -> bool:
@@ -137,16 +243,27 @@ def journey_stages(
     trace: list[dict[str, Any]], ruleset: RuleSet, segment: str | None, as_of_end: dt.datetime | None = None
 ) -> list[Stage]:
     """The waterfall: each stage from the first time its start event was traced to the first
-    time its end event was (still running at `as_of_end` when the end is not traced yet)."""
-    first: dict[str, dt.datetime] = {}
-    for event in trace:
-        first.setdefault(event["event_type"], event["event_at"])
-    origin = first.get("trigger_received") or (min(first.values()) if first else None)
+    time its end event was at or after that (still running at `as_of_end` when the end is
+    not traced yet); a stage whose start is not traced has not begun."""
+    times: dict[str, list[dt.datetime]] = {}
+    for event in sorted(trace, key=lambda event: event["event_at"]):
+        times.setdefault(event["event_type"], []).append(event["event_at"])
+    firsts = [at[0] for at in times.values()]
+    origin = times["trigger_received"][0] if "trigger_received" in times else min(firsts, default=None)
     cal = ruleset.calendar
     stages = []
     for label, start_event, end_event, rule_id in STAGES:
-        started, ended = first.get(start_event), first.get(end_event)
+        started = times.get(start_event, [None])[0]
+        ends = times.get(end_event, [])
+        ended = next((at for at in ends if at >= started), None) if started else None
+        done_before_start = started is not None and ended is None and bool(ends)
+        if done_before_start:
+            ended = ends[-1]
         until = ended or as_of_end
+        if started is None or until is None:
+            days = None
+        else:
+            days = 0.0 if done_before_start else cal.business_days_between(started, until)
         stages.append(
             Stage(
                 label=label,
@@ -155,8 +272,9 @@ def journey_stages(
                 started_at=started,
                 ended_at=ended,
                 offset_business_days=cal.business_days_between(origin, started) if started and origin else None,
-                business_days=cal.business_days_between(started, until) if started and until else None,
+                business_days=days,
                 sla_business_days=_sla(ruleset, rule_id, segment),
+                done_before_start=done_before_start,
             )
         )
     return stages
@@ -169,7 +287,7 @@ def journey(conn: psycopg.Connection, onboarding_id: str) -> dict[str, Any]:
         findings = cur.execute(_q("journey_findings"), {"onboarding_id": onboarding_id}).fetchall()
         ids = [row["finding_id"] for row in findings]
         alerts = cur.execute(_q("journey_alerts"), {"finding_ids": ids}).fetchall()
-        acks = cur.execute(_q("acks"), {"finding_ids": ids}).fetchall()
+        acks = acknowledgements(conn, ids)
         subjects = sorted({row["subject_key"] for row in findings if row.get("subject_key")} | {onboarding_id})
         silences = cur.execute(_q("silences"), {"now": dt.datetime.now(dt.UTC), "subject_keys": subjects}).fetchall()
         newest = cur.execute(_q("newest_run")).fetchone()["max"]
@@ -198,15 +316,33 @@ def scorecard_html(conn: psycopg.Connection, as_of: dt.date) -> str | None:
     return row[0] if row else None
 
 
-def runs_overview(conn: psycopg.Connection, limit: int = 500) -> dict[str, Any]:
-    """Evaluation runs (and days without a verdict), loads with their quarantine counts, the
-    newest audit log entries and whether the audit chain verifies."""
+def _by_day(rows: list[dict[str, Any]], day: str) -> list[tuple[dt.date, list[dict[str, Any]]]]:
+    grouped: dict[dt.date, list[dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(row[day], []).append(row)
+    return list(grouped.items())
+
+
+def runs_overview(conn: psycopg.Connection, limit: int = 1000) -> dict[str, Any]:
+    """Rule-set and configuration versions, evaluation runs (and days without a verdict) and
+    loads with their quarantine counts, each grouped by day, the newest audit log entries and
+    whether the audit chain verifies."""
     with conn.cursor(row_factory=dict_row) as cur:
         runs = cur.execute(_q("runs"), {"limit": limit}).fetchall()
         loads = cur.execute(_q("loads"), {"limit": limit}).fetchall()
         audit = cur.execute(_q("audit_log"), {"limit": 100}).fetchall()
+        rule_sets = cur.execute(_q("rule_sets")).fetchall()
+        config_versions = cur.execute(_q("config_versions")).fetchall()
     chain_ok, chain_message = verify_audit(conn)
-    return {"runs": runs, "loads": loads, "audit": audit, "chain_ok": chain_ok, "chain_message": chain_message}
+    return {
+        "run_days": _by_day(runs, "as_of"),
+        "load_days": _by_day(loads, "snapshot_date"),
+        "rule_sets": rule_sets,
+        "config_versions": config_versions,
+        "audit": audit,
+        "chain_ok": chain_ok,
+        "chain_message": chain_message,
+    }
 
 
 def quarantine(conn: psycopg.Connection, snapshot_date: dt.date, entity: str | None, limit: int = 500):

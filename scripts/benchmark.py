@@ -9,6 +9,7 @@ and the evaluation tasks are separate processes), so each reports its own peak R
              findings, lifecycle, metrics, trace and alert-outbox writes
   scorecard  SQL of one day's scorecard on a store holding `--days` days of history
              (the day's outputs replicated to the earlier dates), then chart rendering
+  ui         the queries behind each Hypercare page in the Airflow UI, on the scorecard's store
   backfill   `hypercare evaluate --from --to` over a month of `--backfill-customers`
 
 Targets on the 2-core reference machine: one day (load + evaluate) within 3x the bare
@@ -44,6 +45,7 @@ HISTORY_TABLES = {
     "evaluation_runs": "as_of",
     "finding_occurrences": "as_of",
     "metric_values": "as_of",
+    "rule_day_counts": "as_of",
 }
 
 
@@ -215,6 +217,45 @@ def stage_scorecard(url: str, day: str, days: int) -> dict:
     }
 
 
+def stage_ui(url: str) -> dict:
+    """Milliseconds of each Hypercare UI page's queries (connecting included), best of 3."""
+    from hypercare import ui_queries
+    from hypercare.ruleset import load_ruleset
+
+    ruleset = load_ruleset()
+    findings = ui_queries.FindingFilter
+    with db.connect(url) as conn:
+        rule, onboarding = conn.execute(
+            "select rule_id, min(onboarding_id) from hypercare.finding_state where onboarding_id is not null "
+            "group by rule_id order by count(*) desc limit 1"
+        ).fetchone()
+        fiftieth = conn.execute(
+            "select last_seen_on, finding_id::text from hypercare.finding_state "
+            "order by last_seen_on desc, finding_id desc offset %s limit 1",
+            (49 * ui_queries.PAGE_SIZE - 1,),
+        ).fetchone()
+    filtered = findings(rule_id=rule, status="open", high_value=False)
+    pages = {
+        "findings": lambda conn: ui_queries.findings_view(conn, findings(), ruleset),
+        "findings, filtered": lambda conn: ui_queries.findings_view(conn, filtered, ruleset),
+        "findings, page 50": lambda conn: ui_queries.findings_view(
+            conn, findings(), ruleset, after=ui_queries.Cursor(*fiftieth) if fiftieth else None
+        ),
+        "journey": lambda conn: ui_queries.journey(conn, onboarding),
+        "runs": lambda conn: ui_queries.runs_overview(conn),
+    }
+    timings = {}
+    for name, page in pages.items():
+        best = float("inf")
+        for _ in range(3):
+            began = time.perf_counter()
+            with ui_queries.connect(url) as conn:
+                page(conn)
+            best = min(best, time.perf_counter() - began)
+        timings[name] = best * 1000
+    return {"ms": timings}
+
+
 STAGES = {
     "generate": stage_generate,
     "baseline": stage_baseline,
@@ -222,6 +263,7 @@ STAGES = {
     "load_all": stage_load_all,
     "evaluate": stage_evaluate,
     "scorecard": stage_scorecard,
+    "ui": stage_ui,
 }
 
 
@@ -305,6 +347,11 @@ def main() -> None:
                 f"\nscorecard SQL on {args.days} days of history ({card['occurrences']:,} occurrences): "
                 f"{card['seconds']:.2f} s (target 2 s); rendering {card['charts']} charts "
                 f"{card['render_seconds']:.2f} s"
+            )
+            ui = run_stage("ui", url)
+            print(
+                "UI page queries on the same store, ms (target 300): "
+                + ", ".join(f"{page} {ms:.0f}" for page, ms in ui["ms"].items())
             )
         finally:
             drop_database(url)

@@ -88,7 +88,8 @@ def airflow_env(env: dict[str, str]) -> tuple[dict[str, str], str]:
         )
     if "AIRFLOW_CONN_HYPERCARE_DB" not in env and "HYPERCARE_DB_URL" not in env:
         env["AIRFLOW_CONN_HYPERCARE_DB"] = _embedded("hypercare")
-    env.setdefault("HYPERCARE_SOURCE_DIR", str(_source_dir()))
+    if "HYPERCARE_SOURCE_DIR" not in env:
+        env["HYPERCARE_SOURCE_DIR"] = str(_source_dir())
     passwords, password = _password(home, env)
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{USER}:admin"
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] = str(passwords)

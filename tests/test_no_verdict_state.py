@@ -24,6 +24,7 @@ from hypercare.exports import MANIFEST_NAME
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.synth import generate
+from tests.summaries import assert_page_summaries_match
 
 START = dt.date(2026, 11, 2)
 DAYS = [START + dt.timedelta(days=i) for i in range(4)]
@@ -48,6 +49,8 @@ PER_RUN_TABLES = (
     "metric_values",
     "trace_events",
     "alert_outbox",
+    "rule_day_counts",
+    "finding_counts",
 )
 
 
@@ -122,6 +125,7 @@ def test_no_verdict_on_unusable_days_after_any_sequence(world, db_url, tmp_path_
                 ([e for e, _ in readers], [a for _, a in readers]),
             ).fetchall()
             assert judged_unusable == []
+            assert_page_summaries_match(self.conn)
 
     NoVerdictMachine.TestCase.settings = settings(
         max_examples=6,

@@ -14,6 +14,7 @@ from hypercare.findings import AreaResult, findings_from, metric_rows, trace_fro
 from hypercare.ruleset import load_ruleset
 from hypercare.store import append_audit, register_ruleset, verify_audit, write_area_result
 from tests.scenario import ts
+from tests.summaries import assert_page_summaries_match
 
 RULES = load_ruleset()
 RULE = RULES.rule("trigger.unlinked_project")
@@ -185,7 +186,8 @@ runs_in_any_order = st.lists(
 def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(conn, runs):
     conn.execute(
         "truncate hypercare.finding_occurrences, hypercare.finding_state, hypercare.finding_events, "
-        "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox"
+        "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox, "
+        "hypercare.rule_day_counts, hypercare.finding_counts"
     )
     conn.commit()
     final = {}
@@ -195,3 +197,4 @@ def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(
     expected_state, expected_events = expected_lifecycle(final)
     assert state(conn) == expected_state
     assert events(conn) == expected_events
+    assert_page_summaries_match(conn)

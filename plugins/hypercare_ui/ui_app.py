@@ -39,6 +39,30 @@ HYPERCARE_DAGS = (
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
 
+
+def plain(value: Any) -> str:
+    """An evidence or trace value as a person reads it: lists joined, ratios to three
+    significant digits, instants to the minute (UTC), nothing for null."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(item) for item in value) or "none"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, str) and len(value) >= 16 and value[10:11] == "T":
+        try:
+            return plain(dt.datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+templates.filters["plain"] = plain
+
 app = FastAPI(title="Hypercare", docs_url=None, redoc_url=None, openapi_url=None)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -77,9 +101,9 @@ def _store_url() -> str:
 
 
 def _connect():
-    from hypercare import db
+    from hypercare import ui_queries
 
-    return db.connect(_store_url())
+    return ui_queries.connect(_store_url())
 
 
 @cache
@@ -113,6 +137,21 @@ def _date(value: str | None, field: str) -> dt.date | None:
         ) from None
 
 
+PAGING = ("after", "before", "page")
+
+
+def _cursor(value: str | None, field: str):
+    from hypercare.ui_queries import Cursor
+
+    value = _blank(value)
+    if value is None:
+        return None
+    try:
+        return Cursor.parse(value)
+    except ValueError:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{field}: not a page cursor: {value!r}") from None
+
+
 @app.get("/", include_in_schema=False)
 def home(request: Request, user: Reader) -> RedirectResponse:
     return RedirectResponse(f"{request.scope.get('root_path', '')}/findings", status.HTTP_303_SEE_OTHER)
@@ -132,8 +171,12 @@ def findings(
     reason_code: str | None = None,
     onboarding_id: str | None = None,
     snapshot_date: str | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    after: str | None = None,
+    before: str | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ):
+    """Findings under the filters, 50 a page; `after`/`before` carry the cursor of the page's
+    neighbour (keyset paging) and `page` only numbers it."""
     from hypercare import ui_queries
 
     chosen = {
@@ -152,24 +195,28 @@ def findings(
         filters = ui_queries.FindingFilter(**chosen)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
+    cursors = {"after": _cursor(after, "after"), "before": _cursor(before, "before")}
+    if not any(cursors.values()):
+        page = 1
     with _connect() as conn:
-        rows, more = ui_queries.findings_page(conn, filters, page)
-        counts = ui_queries.rule_counts(conn, filters)
-        options = ui_queries.filter_options(conn)
-    query = {key: value for key, value in request.query_params.items() if key != "page" and value}
+        view = ui_queries.findings_view(conn, filters, _ruleset(), **cursors)
+    found = view["page"]
+    query = {key: value for key, value in request.query_params.items() if key not in PAGING and value}
     return _render(
         request,
         "findings.html",
         user,
-        rows=rows,
-        counts=counts,
-        options=options,
+        rows=found.rows,
+        counts=view["counts"],
+        options=view["options"],
         chosen={**query},
         statuses=ui_queries.STATUSES,
         severities=ui_queries.SEVERITIES,
         page_number=page,
-        previous_page=urlencode({**query, "page": page - 1}) if page > 1 else None,
-        next_page=urlencode({**query, "page": page + 1}) if more else None,
+        previous_page=urlencode({**query, "before": found.newer.token(), "page": max(page - 1, 1)})
+        if found.newer
+        else None,
+        next_page=urlencode({**query, "after": found.older.token(), "page": page + 1}) if found.older else None,
         sparkline=sparkline,
         link=lambda **changed: urlencode({**query, **changed}),
     )
@@ -182,9 +229,10 @@ def finding(request: Request, user: Reader, finding_id: str):
 
     with _connect() as conn:
         found = ui_queries.finding(conn, _uuid(finding_id))
+        acks = ui_queries.acknowledgements(conn, [found["finding_id"]]) if found else []
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no finding {finding_id}")
-    return _render(request, "finding.html", user, finding=found)
+    return _render(request, "finding.html", user, finding=found, acks=acks)
 
 
 @app.get("/journeys/{onboarding_id}", response_class=HTMLResponse)

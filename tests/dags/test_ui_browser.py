@@ -1,7 +1,7 @@
 """Debian chromium against a running Airflow API server with the Hypercare plugin: log in
-through Airflow's own login page, open Findings, filter, open a journey, acknowledge, and
-check the audit log and the finding's status in the store. Screenshots of every page are
-saved under the test's tmp dir."""
+through Airflow's own login page, open Findings, filter, open a journey, acknowledge, create
+and expire a silence, and check the audit log, the finding's status and the silence in the
+store. Screenshots of every page are saved under the test's tmp dir."""
 
 from __future__ import annotations
 
@@ -131,19 +131,35 @@ def test_log_in_filter_open_a_journey_and_acknowledge(server, tmp_path):
             page.wait_for_selector("h1 .status:has-text('acknowledged')")
             page.screenshot(path=shots / "4-acknowledged.png", full_page=True)
 
+            page.goto(f"{base}/hypercare/silences")
+            page.fill("input[name=rule_id]", "ownership.no_owner")
+            page.fill("input[name=reason]", "migration window")
+            page.click("button:has-text('Create silence')")
+            page.locator("td", has_text="migration window").wait_for()
+            page.click("button:has-text('Expire now')")
+            page.wait_for_selector("button:has-text('Expire now')", state="detached")
+            page.screenshot(path=shots / "5-silences.png", full_page=True)
+
             page.goto(f"{base}/hypercare/runs")
             assert page.inner_text("#chain") == "chain verified"
-            page.screenshot(path=shots / "5-runs-audit.png", full_page=True)
+            assert "expire_silence" in page.locator("table.audit").inner_text()
+            page.locator("table.days summary").first.click()
+            page.screenshot(path=shots / "6-runs-audit.png", full_page=True)
             page.goto(f"{base}/hypercare/scorecards")
             page.locator("a.scorecard").first.click()
-            page.screenshot(path=shots / "6-scorecard.png", full_page=True)
+            page.screenshot(path=shots / "7-scorecard.png", full_page=True)
         finally:
             browser.close()
     with db.connect(store) as conn:
         status = conn.execute("select status from hypercare.findings where finding_id = %s", (finding_id,)).fetchone()
         audit = conn.execute(
-            "select actor, action, subject, details->>'note' from hypercare.audit_log order by seq desc limit 1"
+            "select actor, action, subject, details->>'note' from hypercare.audit_log "
+            "where action = 'acknowledge' order by seq desc limit 1"
+        ).fetchone()
+        silence = conn.execute(
+            "select author, ends_at <= now() from hypercare.alert_silences where reason = 'migration window'"
         ).fetchone()
     assert status == ("acknowledged",)
     assert audit == ("alice", "acknowledge", f"finding:{finding_id}", "looking into it")
-    assert sorted(path.name for path in shots.iterdir())[-1] == "6-scorecard.png"
+    assert silence == ("alice", True)
+    assert sorted(path.name for path in shots.iterdir())[-1] == "7-scorecard.png"

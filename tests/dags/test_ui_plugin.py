@@ -97,15 +97,20 @@ def test_findings_filter_and_page_through_the_store(client, admin, store):
             "select rule_id, count(*) from hypercare.findings group by 1 order by 2 desc limit 1"
         ).fetchone()
         high = conn.execute("select count(*) from hypercare.findings where severity = 'high'").fetchone()[0]
-    seen = set()
-    number = 1
-    while True:
-        html = client.get(f"/hypercare/findings?page={number}", headers=admin).text
-        seen |= set(re.findall(r'href="/hypercare/findings/([0-9a-f-]{36})"', html))
-        if 'rel="next"' not in html:
-            break
-        number += 1
-    assert len(seen) == total > 50
+    pages, path = [], "/hypercare/findings"
+    while path:
+        html = client.get(path, headers=admin).text
+        pages.append(re.findall(r'href="/hypercare/findings/([0-9a-f-]{36})"', html))
+        path = _pager_link(html, "next")
+    seen = [finding_id for page_ids in pages for finding_id in page_ids]
+    assert len(seen) == len(set(seen)) == total > 50
+    assert all(len(page_ids) == 50 for page_ids in pages[:-1])
+    back = client.get(_pager_link(client.get(_pager_link(html, "prev"), headers=admin).text, "next"), headers=admin)
+    assert re.findall(r'href="/hypercare/findings/([0-9a-f-]{36})"', back.text) == pages[-1]
+    newer = client.get(_pager_link(html, "prev"), headers=admin).text
+    assert re.findall(r'href="/hypercare/findings/([0-9a-f-]{36})"', newer) == pages[-2]
+    assert f"(page {len(pages) - 1})" in newer
+    assert client.get("/hypercare/findings", params={"after": "2026-11-02_nope"}, headers=admin).status_code == 422
     filtered = client.get("/hypercare/findings", params={"rule_id": rule, "page": 1}, headers=admin).text
     assert f'<td class="num">{in_rule}</td>' in filtered
     assert '<svg class="spark"' in filtered
@@ -114,6 +119,11 @@ def test_findings_filter_and_page_through_the_store(client, admin, store):
     assert set(re.findall(r'<tr class="sev-(\w+)"', by_severity)) <= {"high"}
     assert client.get("/hypercare/findings", params={"status": "bogus"}, headers=admin).status_code == 422
     assert client.get("/hypercare/findings", params={"snapshot_date": "11/02"}, headers=admin).status_code == 422
+
+
+def _pager_link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a rel="{rel}" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
 
 
 def test_journey_shows_the_waterfall_trace_findings_and_alerts(client, admin, store):
@@ -235,3 +245,29 @@ def test_journey_stages_hold_each_stage_against_its_sla_in_business_days():
     assert scheduled.ended_at is None and scheduled.business_days == 5.0  # still running at the as-of end
     assert scheduled.sla_business_days == 2.0  # the smb SLA of ownership.kickoff_not_scheduled
     assert stages["Kickoff to first value"].business_days is None
+
+
+def test_a_stage_whose_end_was_traced_before_its_start_took_no_time():
+    from hypercare.ruleset import load_ruleset
+    from hypercare.ui_queries import journey_stages
+
+    ruleset = load_ruleset()
+    at = ruleset.calendar.day_start
+    trace = [
+        {"event_type": "trigger_received", "event_at": at(dt.date(2026, 11, 2))},
+        {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 3))},
+    ]
+    (not_begun,) = [s for s in journey_stages(trace, ruleset, "smb") if s.label == "Kickoff to provisioning done"]
+    assert (not_begun.started_at, not_begun.ended_at, not_begun.business_days) == (None, None, None)
+    trace += [
+        {"event_type": "kickoff_completed", "event_at": at(dt.date(2026, 11, 5))},
+        {"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 4))},
+    ]
+    stages = {stage.label: stage for stage in journey_stages(trace, ruleset, "smb", at(dt.date(2026, 11, 9)))}
+    provisioning = stages["Kickoff to provisioning done"]
+    assert provisioning.done_before_start and provisioning.business_days == 0.0
+    assert provisioning.ended_at == at(dt.date(2026, 11, 4)) and not provisioning.breached
+    trace.append({"event_type": "provisioning_task_completed", "event_at": at(dt.date(2026, 11, 6))})
+    stages = {stage.label: stage for stage in journey_stages(trace, ruleset, "smb", at(dt.date(2026, 11, 9)))}
+    provisioning = stages["Kickoff to provisioning done"]
+    assert not provisioning.done_before_start and provisioning.business_days == 1.0

@@ -3,16 +3,24 @@
 -- reopened finding whose current episode is acknowledged reads `acknowledged`.
 
 -- name: findings_page
+-- The keyset condition and the order are filled in by ui_queries.findings_page: a page starts
+-- after or before a cursor. Findings whose current episode is acknowledged are read once from
+-- the acknowledgements, so no status costs a probe per finding. A snapshot date's findings are
+-- probed one by one (never hashed from the whole day), within the span each was seen, and
+-- only on a day that had findings at all.
+with acknowledged as (
+    select a.finding_id
+    from hypercare.alert_acks a
+    where a.episode_on = (select max(e.event_on) from hypercare.finding_events e
+                          where e.finding_id = a.finding_id and e.event in ('opened', 'reopened'))
+)
 select s.finding_id, s.area, s.rule_id, s.subject_key, s.onboarding_id, s.account_id, s.segment, s.high_value,
        s.severity, s.reason_code, s.owner_roles, s.first_seen_on, s.last_seen_on, s.resolved_on,
-       case when s.status in ('open', 'reopened') and exists (
-                select 1 from hypercare.alert_acks a
-                where a.finding_id = s.finding_id
-                  and a.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                                      where e.finding_id = s.finding_id and e.event in ('opened', 'reopened')))
+       case when s.status in ('open', 'reopened') and s.finding_id in (select finding_id from acknowledged)
             then 'acknowledged' else s.status end as status
 from hypercare.finding_state s
-where (%(area)s::text is null or s.area = %(area)s)
+where {keyset}
+  and (%(area)s::text is null or s.area = %(area)s)
   and (%(rule_id)s::text is null or s.rule_id = %(rule_id)s)
   and (%(severity)s::text is null or s.severity = %(severity)s)
   and (%(segment)s::text is null or s.segment = %(segment)s)
@@ -20,53 +28,60 @@ where (%(area)s::text is null or s.area = %(area)s)
   and (%(owner_role)s::text is null or %(owner_role)s = any(s.owner_roles))
   and (%(reason_code)s::text is null or s.reason_code = %(reason_code)s)
   and (%(onboarding_id)s::text is null or s.onboarding_id = %(onboarding_id)s)
-  and (%(snapshot_date)s::date is null or exists (
-          select 1 from hypercare.finding_occurrences o
-          where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s))
+  and (%(snapshot_date)s::date is null
+       or (exists (select 1 from hypercare.rule_day_counts c where c.as_of = %(snapshot_date)s)
+           and s.first_seen_on <= %(snapshot_date)s and s.last_seen_on >= %(snapshot_date)s
+           and (select true from hypercare.finding_occurrences o
+                where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s limit 1)))
   and (%(status)s::text is null
        or (%(status)s = 'resolved' and s.status = 'resolved')
-       or (%(status)s in ('open', 'reopened', 'acknowledged') and s.status in ('open', 'reopened')
-           and (%(status)s = 'acknowledged') = exists (
-                select 1 from hypercare.alert_acks a
-                where a.finding_id = s.finding_id
-                  and a.episode_on = (select max(e.event_on) from hypercare.finding_events e
-                                      where e.finding_id = s.finding_id and e.event in ('opened', 'reopened')))
-           and (%(status)s = 'acknowledged' or s.status = %(status)s)))
-order by s.last_seen_on desc, s.finding_id
-limit %(limit)s offset %(offset)s;
+       or (%(status)s = 'acknowledged' and s.status in ('open', 'reopened')
+           and s.finding_id = any(array(select finding_id from acknowledged)))
+       or (%(status)s in ('open', 'reopened') and s.status = %(status)s
+           and s.finding_id not in (select finding_id from acknowledged)))
+order by s.last_seen_on {order}, s.finding_id {order}
+limit %(limit)s;
 
 -- name: rule_counts
--- Findings per rule under the same filters (the page's count column), newest first.
-select s.rule_id, count(*) as findings,
-       count(*) filter (where s.status in ('open', 'reopened')) as not_resolved
+-- Findings per rule under the filters, from the per-run summary (migration 0012).
+select rule_id, sum(findings)::integer as findings,
+       coalesce(sum(findings) filter (where status in ('open', 'reopened')), 0)::integer as not_resolved
+from hypercare.finding_counts
+where (%(area)s::text is null or area = %(area)s)
+  and (%(rule_id)s::text is null or rule_id = %(rule_id)s)
+  and (%(severity)s::text is null or severity = %(severity)s)
+  and (%(segment)s::text is null or segment = %(segment)s)
+  and (%(high_value)s::boolean is null or high_value = %(high_value)s)
+  and (%(owner_role)s::text is null or %(owner_role)s = any(owner_roles))
+  and (%(reason_code)s::text is null or reason_code = %(reason_code)s)
+group by rule_id
+order by sum(findings) desc, rule_id;
+
+-- name: rule_counts_of_onboarding
+-- The same counts for one onboarding's findings, which the summary does not keep apart.
+select s.rule_id, count(*)::integer as findings,
+       count(*) filter (where s.status in ('open', 'reopened'))::integer as not_resolved
 from hypercare.finding_state s
-where (%(area)s::text is null or s.area = %(area)s)
+where s.onboarding_id = %(onboarding_id)s
+  and (%(area)s::text is null or s.area = %(area)s)
   and (%(rule_id)s::text is null or s.rule_id = %(rule_id)s)
   and (%(severity)s::text is null or s.severity = %(severity)s)
   and (%(segment)s::text is null or s.segment = %(segment)s)
   and (%(high_value)s::boolean is null or s.high_value = %(high_value)s)
   and (%(owner_role)s::text is null or %(owner_role)s = any(s.owner_roles))
   and (%(reason_code)s::text is null or s.reason_code = %(reason_code)s)
-  and (%(onboarding_id)s::text is null or s.onboarding_id = %(onboarding_id)s)
 group by s.rule_id
 order by count(*) desc, s.rule_id;
 
 -- name: rule_daily
 -- Findings per rule per evaluated day over the 30 days up to the newest run: the sparklines.
-select rule_id, as_of, count(*) as findings
-from hypercare.finding_occurrences
+select rule_id, as_of, sum(findings)::integer as findings
+from hypercare.rule_day_counts
 where as_of > %(until)s::date - 30 and as_of <= %(until)s and rule_id = any(%(rules)s)
 group by rule_id, as_of;
 
 -- name: newest_run
 select max(as_of) from hypercare.evaluation_runs;
-
--- name: filter_options
-select array(select distinct area from hypercare.finding_state order by 1) as areas,
-       array(select distinct rule_id from hypercare.finding_state order by 1) as rules,
-       array(select distinct segment from hypercare.finding_state where segment is not null order by 1) as segments,
-       array(select distinct unnest(owner_roles) from hypercare.finding_state order by 1) as owner_roles,
-       array(select distinct reason_code from hypercare.finding_state order by 1) as reason_codes;
 
 -- name: finding
 select s.*, f.status as shown_status
@@ -125,6 +140,20 @@ select b.as_of, b.area, b.rule_version, null, null, b.blocked_at, 'no verdict', 
 from hypercare.evaluation_blocks b
 order by 1 desc, 2
 limit %(limit)s;
+
+-- name: rule_sets
+-- Every rule-set version with the days evaluated under it, newest first.
+select v.version, v.covers, v.registered_at, min(r.as_of) as first_day, max(r.as_of) as last_day,
+       count(r.as_of) as runs
+from hypercare.rule_sets v
+left join hypercare.evaluation_runs r on r.rule_version = v.version
+group by v.version, v.covers, v.registered_at
+order by v.registered_at desc;
+
+-- name: config_versions
+select scope, version, registered_at
+from hypercare.config_versions
+order by registered_at desc, scope;
 
 -- name: loads
 select snapshot_date, entity, status, rows_read, rows_loaded, rows_quarantined, message

@@ -1,0 +1,22 @@
+-- The summaries the Findings page reads (migration 0012), rewritten for one (as_of, area)
+-- run inside the run's transaction, after its occurrences and lifecycle changed.
+
+-- name: delete_day_counts
+delete from hypercare.rule_day_counts where as_of = %(as_of)s and area = %(area)s;
+
+-- name: insert_day_counts
+insert into hypercare.rule_day_counts (as_of, area, rule_id, findings)
+select as_of, area, rule_id, count(*)
+from hypercare.finding_occurrences
+where as_of = %(as_of)s and area = %(area)s
+group by as_of, area, rule_id;
+
+-- name: delete_finding_counts
+delete from hypercare.finding_counts where area = %(area)s;
+
+-- name: insert_finding_counts
+insert into hypercare.finding_counts (area, rule_id, status, severity, segment, high_value, reason_code, owner_roles, findings)
+select area, rule_id, status, severity, segment, high_value, reason_code, owner_roles, count(*)
+from hypercare.finding_state
+where area = %(area)s
+group by area, rule_id, status, severity, segment, high_value, reason_code, owner_roles;
