@@ -59,6 +59,9 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     conn.execute("set timezone = 'UTC'")
     # Set-based writes sort and hash whole days; memory only, nothing a crash could lose.
     conn.execute("set work_mem = '64MB'")
+    # Each statement runs once per day and area: compiling it (on servers built with JIT)
+    # costs more than it saves, 0.5-1 s a statement seen at 100k customers.
+    conn.execute("set jit = off")
     conn.commit()
     return conn
 
