@@ -127,11 +127,19 @@ class Area:
 
     def evaluate(self, snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult:
         """Run every rule of the area on one snapshot date; (snapshot, as_of, ruleset) -> AreaResult."""
+        run = self._run_rules(snapshot, as_of, ruleset)
+        findings = pl.concat(list(run.found.values()))
+        return AreaResult(findings=findings, metrics=run.metrics(findings), trace=run.trace())
+
+    def findings(self, snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> pl.DataFrame:
+        """Only the findings of `evaluate` (no metrics or trace): what the breach forecast needs."""
+        return pl.concat(list(self._run_rules(snapshot, as_of, ruleset).found.values()))
+
+    def _run_rules(self, snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaRun:
         run = self.run_class(snapshot, as_of, ruleset)
         for rule_id, implementation in self.rules.items():
             run.found[rule_id] = implementation.function(run, ruleset.rule(rule_id))
-        findings = pl.concat(list(run.found.values()))
-        return AreaResult(findings=findings, metrics=run.metrics(findings), trace=run.trace())
+        return run
 
 
 def _rule_problems(rule_id: str, spec: dict[str, Any], implementation: RuleImplementation) -> list[str]:
