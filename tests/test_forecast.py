@@ -8,12 +8,17 @@ import json
 import shutil
 
 import pytest
+from slack_sdk.webhook import WebhookClient
 
+from hypercare.alerts.dispatch import dispatch
+from hypercare.alerts.messages import Notice, render_messages
+from hypercare.alerts.senders import SlackWebhookSender, SmtpSender
 from hypercare.evaluate import evaluate_day
 from hypercare.forecast import horizon
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.synth import generate
+from tests.loopback import MailSink, SlackStandIn
 
 START = dt.date(2026, 11, 2)
 FRIDAY = dt.date(2026, 11, 6)
@@ -87,3 +92,99 @@ def test_rerunning_a_day_leaves_the_same_forecast(conn, world):
     evaluate_day(conn, FRIDAY, RULES)
     assert conn.execute("select * from hypercare.finding_forecasts order by 1, 5, 6").fetchall() == first
     assert first
+
+
+# -- the daily "due soon" digest --------------------------------------------------------
+@pytest.fixture
+def channels():
+    with SlackStandIn() as slack, MailSink() as mail:
+        senders = {
+            "slack": SlackWebhookSender(WebhookClient(f"{slack.base}/webhook", timeout=5)),
+            "email": SmtpSender("127.0.0.1", mail.port, sender="hypercare@example.com"),
+        }
+        yield slack, mail, senders
+
+
+def _digest_posts(slack, mail):
+    posts = [p for p in slack.webhook_posts if p["text"].startswith("[Due soon]")]
+    mails = [m for m in mail.messages if m["Subject"].startswith("Hypercare: due by")]
+    return posts, mails
+
+
+def test_one_digest_per_role_and_route_a_day_never_resent(conn, world, channels):
+    out, _ = world
+    slack, mail, senders = channels
+    for offset in range(5):
+        day = START + dt.timedelta(days=offset)
+        load_snapshot(conn, out, day)
+        evaluate_day(conn, day, RULES)
+    now = RULES.calendar.as_of_end(FRIDAY).astimezone(dt.UTC)
+    dispatch(conn, RULES, senders, now=now)
+    posts, mails = _digest_posts(slack, mail)
+    per_role = dict(
+        conn.execute(
+            "select role, count(*) from hypercare.finding_forecasts f, unnest(f.owner_roles) role "
+            "where f.as_of = %s and f.change = 'opens' group by role",
+            (FRIDAY,),
+        ).fetchall()
+    )
+    routes = RULES.content["alerting"]["routes"]
+    expected_slack = sorted(routes[r]["slack"] for r in per_role if routes.get(r, {}).get("slack"))
+    # Enterprise findings of onboarding_lead go to its enterprise route: a digest of their own.
+    assert sorted({p["channel"] for p in posts}) == sorted(set(expected_slack) | {"#enterprise-onboarding"})
+    # Each digest is one message of its own, not mixed with alert notices.
+    for post in posts:
+        assert post["text"].count("[Due soon]") == 1 and "[New]" not in post["text"]
+    revops = next(p for p in posts if p["channel"] == "#revops-alerts")
+    assert f"revops: {per_role['revops']} finding(s)" in revops["text"]
+    assert f"by {horizon(RULES.calendar, FRIDAY)}" in mails[0]["Subject"]
+    # Earlier days' digests were never sent: each was replaced by the next day's before delivery.
+    sent_days = {
+        d
+        for (d,) in conn.execute(
+            "select distinct as_of from hypercare.alert_outbox where kind = 'digest' and status = 'sent'"
+        )
+    }
+    assert sent_days == {FRIDAY}
+
+    evaluate_day(conn, FRIDAY, RULES)  # a re-run
+    dispatch(conn, RULES, senders, now=now + dt.timedelta(hours=1))
+    assert _digest_posts(slack, mail) == (posts, mails)
+
+
+def test_digest_escapes_source_values_and_fits_one_message():
+    payload = {
+        "rule_id": "forecast.due_soon",
+        "owner_role": "revops",
+        "as_of": "2026-11-06",
+        "horizon": "2026-11-09",
+        "findings": 45,
+        "alerts": 3,
+        "customers": 30,
+        "arr": 1_234_567.0,
+        "currency": "USD",
+        "items": [
+            {
+                "rule_id": "ownership.no_owner",
+                "severity": "high",
+                "alert": True,
+                "subject_key": "ONB-1",
+                "account_name": "<!channel> <https://evil.example|click> & jane@example.com " + "x" * 5000,
+                "segment": "smb",
+                "arr_band": "100k-250k",
+                "journey_link": "http://localhost:8080/hypercare/journeys/ONB-1",
+            }
+        ]
+        * 20,
+    }
+    notice = Notice("00000000-0000-0000-0000-000000000001", "digest", payload)
+    slack_messages = render_messages("slack", [notice], dt.datetime(2026, 11, 7, tzinfo=dt.UTC))
+    email_messages = render_messages("email", [notice], dt.datetime(2026, 11, 7, tzinfo=dt.UTC))
+    assert len(slack_messages) == 1 and len(email_messages) == 1
+    blocks = json.dumps(slack_messages[0].blocks)
+    assert "<!channel>" not in blocks and "&lt;!channel&gt;" in blocks and "jane@example.com" not in blocks
+    assert len(slack_messages[0].blocks) <= 50 and all(
+        len(b["text"]["text"]) <= 3000 for b in slack_messages[0].blocks if b["type"] == "section"
+    )
+    assert "<!channel>" not in email_messages[0].html and "&lt;!channel&gt;" in email_messages[0].html
+    assert "and 25 more" in email_messages[0].text
