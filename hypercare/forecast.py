@@ -52,7 +52,7 @@ def forecast_area(
     until = horizon(ruleset.calendar, as_of)
     if area in _AGES_FINDINGS:
         snapshot = snapshot.with_store({"findings": _findings_at_horizon(conn, snapshot, as_of, area, until)})
-    later = REGISTERED[area].findings(snapshot, until, ruleset)
+    later = REGISTERED[area].findings_later(snapshot, until, ruleset, today)
     opens = later.join(today.select(_KEYS), on=_KEYS, how="anti").with_columns(pl.lit("opens").alias("change"))
     clears = today.join(later.select(_KEYS), on=_KEYS, how="anti").with_columns(pl.lit("resolves").alias("change"))
     return pl.concat([opens, clears]).select(list(FORECAST_SCHEMA)).cast(FORECAST_SCHEMA)

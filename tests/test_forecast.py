@@ -7,16 +7,19 @@ import datetime as dt
 import json
 import shutil
 
+import polars as pl
 import pytest
 from slack_sdk.webhook import WebhookClient
 
 from hypercare.alerts.dispatch import dispatch
 from hypercare.alerts.messages import Notice, render_messages
 from hypercare.alerts.senders import SlackWebhookSender, SmtpSender
+from hypercare.areas import REGISTERED
 from hypercare.evaluate import evaluate_day
 from hypercare.forecast import horizon
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
+from hypercare.snapshot import Snapshot
 from hypercare.synth import generate
 from tests.loopback import MailSink, SlackStandIn
 
@@ -82,6 +85,25 @@ def test_forecast_equals_what_opens_next_business_day_on_unchanged_data(conn, wo
     rules = {rule for rule, _ in forecast}
     assert len(forecast) >= 20, forecast
     assert {"ownership.no_owner", "customer.milestone_aged", "backlog.aged_high_value"} <= rules, sorted(rules)
+    _clock_free_rules_do_not_move_with_the_as_of(conn)
+
+
+def _clock_free_rules_do_not_move_with_the_as_of(conn):
+    """Rules declared clock=False give the same findings on the same snapshot at any later as-of."""
+    snapshot = Snapshot.from_db(conn, FRIDAY)
+    for name, area in REGISTERED.items():
+        clock_free = [rule_id for rule_id, rule in area.rules.items() if not rule.clock]
+        if not clock_free:
+            continue
+        today = area.evaluate(snapshot, FRIDAY, RULES).findings.filter(pl.col("rule_id").is_in(clock_free))
+        for days in (1, 3, 10, 40):
+            later = area.evaluate(snapshot, FRIDAY + dt.timedelta(days=days), RULES).findings
+            later = later.filter(pl.col("rule_id").is_in(clock_free))
+            assert (
+                today.select("rule_id", "subject_key")
+                .sort("*")
+                .equals(later.select("rule_id", "subject_key").sort("*"))
+            ), (name, days)
 
 
 def test_rerunning_a_day_leaves_the_same_forecast(conn, world):
