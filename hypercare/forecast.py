@@ -28,6 +28,7 @@ from hypercare.ruleset import RuleSet
 from hypercare.snapshot import STORE_VIEWS, Snapshot
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {"change": pl.String, **FINDING_SCHEMA}
+_SQL_TYPES = {pl.String: "text", pl.Boolean: "boolean"}
 _KEYS = ["rule_id", "subject_key"]
 # Areas that read the store's findings of the day (and so the other areas' forecasts).
 _AGES_FINDINGS = {"backlog"}
@@ -112,6 +113,3 @@ def write_forecast(
 def delete_forecast(conn: psycopg.Connection, as_of: dt.date, area: str) -> None:
     """A day without verdict has no forecast either."""
     conn.execute(named_queries("forecast")["delete_area"], {"as_of": as_of, "area": area})
-
-
-_SQL_TYPES = {pl.String: "text", pl.Boolean: "boolean"}
