@@ -184,7 +184,7 @@ def _slack_sections(notice: Notice, now: dt.datetime) -> list[dict[str, Any]]:
 def _subject(notices: list[Notice], part: int, parts: int) -> str:
     if notices[0].kind == "digest":
         p = notices[0].payload
-        return f"Hypercare: due by {p['horizon']} for {p['owner_role'].replace('_', ' ')} ({p['findings']})"
+        return f"Hypercare: due by {p['horizon']} for {p['owner_role'].replace('_', ' ')}: {p['findings']} finding(s)"
     counts: dict[str, int] = {}
     for notice in notices:
         counts[notice.kind] = counts.get(notice.kind, 0) + 1
