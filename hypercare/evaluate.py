@@ -11,6 +11,7 @@ import psycopg
 from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
 from hypercare.db import named_queries
+from hypercare.forecast import delete_forecast, forecast_area, write_forecast
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
 from hypercare.store import (
@@ -73,6 +74,7 @@ def withhold_verdict(
     conn.execute(run_sql["delete_occurrences"], params)
     conn.execute(run_sql["delete_metrics"], params)
     conn.execute(block_sql["delete_run"], params)
+    delete_forecast(conn, as_of, area)
     refresh_lifecycle(conn, params)
     refresh_page_summaries(conn, params)
     conn.execute(named_queries("alerts")["drop_unsent_of_run"], params)
@@ -120,6 +122,7 @@ def evaluate_day(
             log.warning(summary.line())
             summaries.append(summary)
             continue
+        forecast = forecast_area(conn, snapshot, as_of, area, ruleset, result.findings)
         with conn.transaction():
             conn.execute("select hypercare.refresh_store_statistics()")
             previous = conn.execute(
@@ -135,6 +138,7 @@ def evaluate_day(
                     f"{area}@{as_of}",
                     {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
                 )
+            write_forecast(conn, as_of, area, ruleset, forecast)
             write_area_result(conn, as_of, area, ruleset, result, run_url)
             conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
         blocked.pop(area, None)

@@ -158,6 +158,17 @@ class Snapshot:
             ),
         )
 
+    def with_store(self, views: dict[str, pl.DataFrame]) -> Snapshot:
+        """The same snapshot, with the given store views replaced (the breach forecast hands
+        the backlog the findings the next business day would hold)."""
+        return Snapshot(
+            self.as_of,
+            self.__getitem__,
+            self._load_runs,
+            lambda view: views[view] if view in views else self._store_reader(view),
+            store_unavailable=self.store_unavailable,
+        )
+
     @property
     def load_runs(self) -> pl.DataFrame:
         return self._load_runs()

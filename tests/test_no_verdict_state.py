@@ -51,6 +51,7 @@ PER_RUN_TABLES = (
     "alert_outbox",
     "rule_day_counts",
     "finding_counts",
+    "finding_forecasts",
 )
 
 
@@ -115,6 +116,10 @@ def test_no_verdict_on_unusable_days_after_any_sequence(world, db_url, tmp_path_
                 "select count(*) from hypercare.alert_outbox o join hypercare.evaluation_blocks b using (as_of, area)"
             ).fetchone()[0]
             assert paged_when_blocked == 0
+            forecast_when_blocked = self.conn.execute(
+                "select count(*) from hypercare.finding_forecasts join hypercare.evaluation_blocks using (as_of, area)"
+            ).fetchone()[0]
+            assert forecast_when_blocked == 0
             readers = [(entity, area) for entity, areas in READERS.items() for area in areas]
             judged_unusable = self.conn.execute(
                 "select r.as_of, r.area, l.entity from hypercare.evaluation_runs r "

@@ -5,6 +5,7 @@ headless Chromium renders it."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import email
 import html
@@ -494,3 +495,63 @@ def test_email_fits_the_size_budget_and_reflows_at_375_and_1280_px(scorecards, d
         layout = _layout_at(browser, scorecard.standalone_html, width, tmp_path)
         assert layout["width"] == width
         assert layout["scroll"] <= width and not layout["over"], (width, layout)
+
+
+# -- due soon, legend and journey links -------------------------------------------------
+def test_due_soon_lists_the_forecast_per_role_with_arr_once_per_deal(scorecards, store):
+    due = scorecards[QUIET_DAY].data["due_soon"]
+    assert due["horizon"] == "2026-11-20"
+    forecast = store.execute(
+        "select f.finding_id, role, f.opportunity_id from hypercare.finding_forecasts f, unnest(f.owner_roles) role "
+        "where f.as_of = %s and f.change = 'opens'",
+        (QUIET_DAY,),
+    ).fetchall()
+    assert forecast and due["findings"] == len({finding for finding, _, _ in forecast})
+    per_role = Counter(role for _, role, _ in forecast)
+    assert {r["owner_role"]: r["findings"] for r in due["roles"]} == dict(per_role)
+    deals = dict(
+        store.execute(
+            "select opportunity_id, arr from hypercare.landing_deals where snapshot_date = %s", (QUIET_DAY,)
+        ).fetchall()
+    )
+    for role in due["roles"]:
+        opportunities = {opp for _, r, opp in forecast if r == role["owner_role"] and opp in deals}
+        if len(opportunities) == sum(1 for _, r, opp in forecast if r == role["owner_role"]):
+            assert role["arr"] == pytest.approx(sum(float(deals[o]) for o in opportunities))
+    email_html = scorecards[QUIET_DAY].standalone_html
+    assert "Due within the next business day" in email_html
+    assert due["roles"][0]["owner"] in email_html
+
+
+def test_legend_states_the_thresholds_of_the_settings(month):
+    content = json.loads(json.dumps(RULES.content, default=str))
+    content["scorecard"]["health_status"] = {"red_min_high": 3, "amber_min_exceptions": 5}
+    ruleset = dataclasses.replace(RULES, content=content)
+    with db.connect(month["url"]) as conn:
+        data = compile_data(conn, QUIET_DAY, ruleset, scorecard_config(ruleset))
+    assert data["health_legend"]["red"] == "3 or more high or critical exceptions open"
+    assert data["health_legend"]["amber"] == "fewer than 3 high, and 5 or more exceptions (warn and above)"
+    for line in data["health"]:
+        if line["status"] != "no verdict":
+            expected = "red" if line["high"] >= 3 else "amber" if line["exceptions"] >= 5 else "green"
+            assert line["status"] == expected, line
+    with db.connect(month["url"]) as conn:
+        scorecard = compile_scorecard(conn, QUIET_DAY, ruleset)
+    assert "RED: 3 or more high or critical exceptions open" in scorecard.text()
+    assert "fewer than 3 high, and 5 or more exceptions (warn and above)" in scorecard.standalone_html
+
+
+def test_accounts_link_to_their_journey_only_with_a_ui_base_url(scorecards, month):
+    fixes = scorecards[REVIEW_DAY].data["fixes"]
+    linked = [a for f in fixes for a in f["accounts"] if a["onboarding_id"]]
+    assert linked
+    for account in linked:
+        assert account["journey_link"] == f"http://localhost:8080/hypercare/journeys/{account['onboarding_id']}"
+    assert f'href="{linked[0]["journey_link"]}"' in scorecards[REVIEW_DAY].standalone_html
+    content = json.loads(json.dumps(RULES.content, default=str))
+    content["alerting"]["airflow_base_url"] = ""
+    ruleset = dataclasses.replace(RULES, content=content)
+    with db.connect(month["url"]) as conn:
+        data = compile_data(conn, REVIEW_DAY, ruleset, scorecard_config(ruleset))
+    assert all(a["journey_link"] is None for f in data["fixes"] for a in f["accounts"])
+    assert all(i["journey_link"] is None for r in data["due_soon"]["roles"] for i in r["items"])

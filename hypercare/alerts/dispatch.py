@@ -71,6 +71,7 @@ def dispatch(
         _reconcile(conn, queries, senders, now - dt.timedelta(minutes=settings.get("sending_lease_minutes", 10)))
     with conn.transaction():
         conn.execute(queries["cancel_outdated"])
+        conn.execute(queries["cancel_stale_digests"])
         conn.execute(queries["cancel_unannounced_resolved"])
         conn.execute(queries["hold_silenced"], {"now": now})
         conn.execute(queries["hold_inhibited"], {"now": now, "rules": json.dumps(alerting.get("inhibit", []))})

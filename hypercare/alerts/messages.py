@@ -19,8 +19,16 @@ from typing import Any
 
 from hypercare.alerts.redaction import redact_text, redact_value, slack_escape
 
-KIND_LABEL = {"firing": "New", "repeat": "Still open", "escalation": "Escalated", "resolved": "Resolved"}
-KIND_ORDER = {"escalation": 0, "firing": 1, "repeat": 2, "resolved": 3}
+KIND_LABEL = {
+    "firing": "New",
+    "repeat": "Still open",
+    "escalation": "Escalated",
+    "resolved": "Resolved",
+    "digest": "Due soon",
+}
+KIND_ORDER = {"escalation": 0, "firing": 1, "repeat": 2, "resolved": 3, "digest": 4}
+# A digest item names its customer in at most this many characters, so the digest always fits one message.
+DIGEST_NAME_CHARS = 80
 
 SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_CHARS = 3000
@@ -82,13 +90,44 @@ def _evidence(payload: dict[str, Any]) -> str:
     return shown + (f" ({withheld} more field(s) withheld)" if withheld else "") if shown or withheld else "none"
 
 
+def _money(amount: float, currency: str) -> str:
+    return f"{amount:,.0f} {currency}"
+
+
 def headline(notice: Notice) -> str:
     p = notice.payload
+    if notice.kind == "digest":
+        role = p["owner_role"].replace("_", " ")
+        return (
+            f"[{KIND_LABEL['digest']}] {role}: {p['findings']} finding(s) on {p['customers']} customer(s) "
+            f"open by the end of {p['horizon']} if nothing changes, ARR {_money(p['arr'], p['currency'])}"
+        )
     return f"[{KIND_LABEL[notice.kind]}] {title(p['rule_id'])} ({p['severity']}) - {_customer(p)}"
+
+
+def _digest_lines(notice: Notice) -> list[str]:
+    """The day's breach forecast for one role: the largest ARR first, each with its journey."""
+    p = notice.payload
+    lines = [headline(notice)]
+    for item in p["items"]:
+        name = _source(item.get("account_name") or item["subject_key"])[:DIGEST_NAME_CHARS]
+        would_alert = ", would alert" if item.get("alert") else ""
+        journey = f" {item['journey_link']}" if item.get("journey_link") else ""
+        lines.append(
+            f"- {title(item['rule_id'])} ({item['severity']}{would_alert}): {name} "
+            f"({_source(item.get('segment') or 'unknown segment')}, ARR {item['arr_band']}){journey}"
+        )
+    hidden = p["findings"] - len(p["items"])
+    if hidden > 0:
+        lines.append(f'... and {hidden} more: see the scorecard\'s "Due within the next business day".')
+    lines.append(f"Forecast of {p['as_of']}: what the rules' clocks open by then; not a page, nothing to acknowledge.")
+    return lines
 
 
 def _lines(notice: Notice, now: dt.datetime) -> list[str]:
     p = notice.payload
+    if notice.kind == "digest":
+        return _digest_lines(notice)
     head = headline(notice)
     if notice.kind == "resolved":
         return [head, f"Cleared on {p.get('resolved_on')}; no action needed."]
@@ -146,6 +185,9 @@ def _slack_sections(notice: Notice, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def _subject(notices: list[Notice], part: int, parts: int) -> str:
+    if notices[0].kind == "digest":
+        p = notices[0].payload
+        return f"Hypercare: due by {p['horizon']} for {p['owner_role'].replace('_', ' ')}: {p['findings']} finding(s)"
     counts: dict[str, int] = {}
     for notice in notices:
         counts[notice.kind] = counts.get(notice.kind, 0) + 1
@@ -189,20 +231,25 @@ def _email_html(subject: str, paragraphs: list[list[str]], ids: list[str]) -> st
 def render_messages(channel: str, notices: list[Notice], now: dt.datetime) -> list[Message]:
     """Every notice of one recipient, as one or more messages within the channel's limits."""
     notices = sorted(notices, key=lambda n: (KIND_ORDER[n.kind], n.payload.get("rule_id", ""), n.notification_id))
+    digests = [n for n in notices if n.kind == "digest"]
+    notices = [n for n in notices if n.kind != "digest"]
     if channel == "slack":
         chunks = _slack_chunks(notices, now)
     else:
         size = EMAIL_MAX_NOTICES
         chunks = [(notices[i : i + size], []) for i in range(0, len(notices), size)]
+    parts = len(chunks)
+    # Each digest is a message of its own: never split, never mixed with alerts.
+    chunks += [([digest], [_slack_sections(digest, now)] if channel == "slack" else []) for digest in digests]
     messages = []
     for part, (members, sections) in enumerate(chunks, start=1):
-        subject = _subject(members, part, len(chunks))
+        subject = _subject(members, part, parts)
         ids = [n.notification_id for n in members]
         paragraphs = [_lines(n, now) for n in members]
         if channel == "slack":
             text = "\n".join(slack_escape(headline(n)) for n in members)
-            if len(chunks) > 1:
-                text += f"\n(part {part} of {len(chunks)})"
+            if parts > 1 and part <= parts:
+                text += f"\n(part {part} of {parts})"
             blocks = [{"type": "header", "text": {"type": "plain_text", "text": subject[:SLACK_HEADER_CHARS]}}]
             blocks += [block for own in sections for block in own]
         else:

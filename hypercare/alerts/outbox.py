@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 import psycopg
@@ -132,7 +134,98 @@ def enqueue_run(
             )
     queued = _insert(conn, rows, queries)
     queued += conn.execute(queries["enqueue_resolved"], params).rowcount
+    if area == DIGEST_AREA:
+        queued += queue_digests(conn, newest, ruleset)
     return queued
+
+
+# The digest is queued with the last area of the day, once every area's forecast is in.
+DIGEST_AREA = "backlog"
+DIGEST_RULE = "forecast.due_soon"
+DIGEST_ITEMS = 20
+
+
+def journey_link(base_url: str | None, onboarding_id: str | None) -> str | None:
+    """The onboarding's journey page in the Hypercare plugin of the Airflow UI at `base_url`
+    (alerting.airflow_base_url), when one is set."""
+    base = (base_url or "").rstrip("/")
+    return f"{base}/hypercare/journeys/{quote(onboarding_id, safe='')}" if base and onboarding_id else None
+
+
+def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) -> int:
+    """Queue one "due soon" digest per owner role and recipient for `as_of`: the day's breach
+    forecast (hypercare.finding_forecasts) through the role's route, never a page per finding.
+
+    Each finding goes to its role's route for its segment (the account owner: the deal's
+    sales owner), so a recipient gets one digest per role and day, listing the largest ARR
+    first. A day with nothing due sends nothing.
+    """
+    alerting = ruleset.content["alerting"]
+    currency = (ruleset.content.get("scorecard") or {}).get("currency", "USD")
+    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
+    columns = [c.name for c in cursor.description]
+    digests: dict[tuple[str, str], dict[str, Any]] = {}
+    for record in (dict(zip(columns, row, strict=True)) for row in cursor):
+        role = record["owner_role"]
+        for recipient in recipients(alerting, [role], record["segment"], record["sales_owner"]):
+            digest = digests.setdefault(
+                (role, recipient.address),
+                {"horizon": record["horizon"], "findings": 0, "alerts": 0, "customers": set(), "deals": {}},
+            )
+            digest["findings"] += 1
+            digest["alerts"] += int(record["alert"])
+            digest["customers"].add(record["onboarding_id"] or record["opportunity_id"] or record["subject_key"])
+            if record["opportunity_id"] and record["arr"] is not None:
+                digest["deals"][record["opportunity_id"]] = float(record["arr"])
+            items = digest.setdefault("items", [])
+            if len(items) < DIGEST_ITEMS:
+                items.append(
+                    {
+                        "rule_id": record["rule_id"],
+                        "severity": record["severity"],
+                        "alert": record["alert"],
+                        "subject_key": record["subject_key"],
+                        "account_name": record["account_name"],
+                        "segment": record["segment"],
+                        "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
+                        "journey_link": journey_link(alerting.get("airflow_base_url"), record["onboarding_id"]),
+                    }
+                )
+    rows = []
+    for (role, address), digest in digests.items():
+        payload = {
+            "rule_id": DIGEST_RULE,
+            "owner_role": role,
+            "as_of": as_of.isoformat(),
+            "horizon": digest["horizon"].isoformat(),
+            "findings": digest["findings"],
+            "alerts": digest["alerts"],
+            "customers": len(digest["customers"]),
+            "arr": sum(digest["deals"].values()),
+            "currency": currency,
+            "items": digest["items"],
+        }
+        rows.append(
+            {
+                "finding_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"hypercare:digest:{role}:{as_of}")),
+                "kind": "digest",
+                "episode_on": as_of,
+                "step": 0,
+                "as_of": as_of,
+                "area": DIGEST_AREA,
+                "rule_id": DIGEST_RULE,
+                "severity": "info",
+                "owner_role": role,
+                "recipient": address,
+                "payload": json.dumps(payload, default=str),
+                "next_attempt_at": None,
+                "routing_version": ruleset.alerting_version,
+            }
+        )
+    if not rows:
+        return 0
+    _stage(conn, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
+    return conn.execute(named_queries("alerts")["insert_digests"]).rowcount
 
 
 def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datetime) -> int:

@@ -110,7 +110,7 @@ class AiRun(AreaRun):
 area = Area("ai", AiRun)
 
 
-@area.rule("ai.low_confidence_routed", params=("default_threshold", "threshold_by_kind"))
+@area.rule("ai.low_confidence_routed", params=("default_threshold", "threshold_by_kind"), clock=False)
 def low_confidence_routed(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,
@@ -121,7 +121,7 @@ def low_confidence_routed(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("ai.conflicts_with_source", params=("kinds", "default_field_by_kind"))
+@area.rule("ai.conflicts_with_source", params=("kinds", "default_field_by_kind"), clock=False)
 def conflicts_with_source(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     deals = run.snapshot["deals"]
     as_text = [
@@ -157,7 +157,7 @@ def conflicts_with_source(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("ai.missing_evidence")
+@area.rule("ai.missing_evidence", clock=False)
 def missing_evidence(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,
@@ -172,7 +172,7 @@ def missing_evidence(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("ai.customer_email_unreviewed")
+@area.rule("ai.customer_email_unreviewed", clock=False)
 def customer_email_unreviewed(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,
@@ -185,7 +185,7 @@ def customer_email_unreviewed(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("ai.sensitive_change_unapproved", params=("kinds",))
+@area.rule("ai.sensitive_change_unapproved", params=("kinds",), clock=False)
 def sensitive_change_unapproved(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     applied = (pl.col("routing") == "auto_applied") | pl.col("review_decision").is_in(["accepted", "corrected"])
     return findings_from(
@@ -199,7 +199,7 @@ def sensitive_change_unapproved(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("ai.sensitive_access_unlogged")
+@area.rule("ai.sensitive_access_unlogged", clock=False)
 def sensitive_access_unlogged(run: AiRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,

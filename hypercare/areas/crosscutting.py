@@ -97,7 +97,7 @@ class AuditRun(AreaRun):
 audit = Area("audit", AuditRun)
 
 
-@audit.rule("audit.trace_gap", params=("required_events",))
+@audit.rule("audit.trace_gap", params=("required_events",), clock=False)
 def trace_gap(run: AuditRun, rule: RuleConfig) -> pl.DataFrame:
     gaps = (
         run.past_kickoff.with_columns(pl.lit(run.required, dtype=pl.List(pl.String)).alias("required_events"))

@@ -69,6 +69,7 @@ class RuleImplementation:
     function: RuleFunction
     params: frozenset[str]
     options: frozenset[str]
+    clock: bool = True
 
     @property
     def location(self) -> str:
@@ -94,12 +95,16 @@ class Area:
         params: Iterable[str] = (),
         options: Iterable[str] = (),
         escalations: Iterable[str] = (),
+        clock: bool = True,
     ) -> Callable[[RuleFunction], RuleFunction]:
         """Register the decorated function as the implementation of `rule_id`.
 
         `params` are the keys of its `params:` block (all required), `options` extra
         keys it reads (such as `severity_when_strategic`), and each name in `escalations`
         allows `severity_when_<name>` and `alert_when_<name>` (see findings.escalation).
+        `clock=False` declares that neither the rule nor anything it reads depends on the
+        as-of instant: the breach forecast then keeps the day's findings instead of
+        evaluating it again (tests/test_forecast.py holds every such rule to it).
         """
 
         def register(function: RuleFunction) -> RuleFunction:
@@ -119,6 +124,7 @@ class Area:
                 function=function,
                 params=frozenset(params),
                 options=frozenset(extra),
+                clock=clock,
             )
             self.rules[rule_id] = IMPLEMENTATIONS[rule_id] = implementation
             return function
@@ -127,11 +133,30 @@ class Area:
 
     def evaluate(self, snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet) -> AreaResult:
         """Run every rule of the area on one snapshot date; (snapshot, as_of, ruleset) -> AreaResult."""
-        run = self.run_class(snapshot, as_of, ruleset)
-        for rule_id, implementation in self.rules.items():
-            run.found[rule_id] = implementation.function(run, ruleset.rule(rule_id))
+        run = self._run_rules(snapshot, as_of, ruleset)
         findings = pl.concat(list(run.found.values()))
         return AreaResult(findings=findings, metrics=run.metrics(findings), trace=run.trace())
+
+    def findings_later(self, snapshot: Snapshot, later: dt.date, ruleset: RuleSet, found: pl.DataFrame) -> pl.DataFrame:
+        """The findings `evaluate` would give as of `later` on the same snapshot, whose findings
+        as of its own day are `found`: rules declared clock-free keep theirs, the others run."""
+        unchanged = {
+            rule_id: found.filter(pl.col("rule_id") == rule_id)
+            for rule_id, implementation in self.rules.items()
+            if not implementation.clock
+        }
+        return pl.concat(list(self._run_rules(snapshot, later, ruleset, unchanged).found.values()))
+
+    def _run_rules(
+        self, snapshot: Snapshot, as_of: dt.date, ruleset: RuleSet, known: dict[str, pl.DataFrame] | None = None
+    ) -> AreaRun:
+        run = self.run_class(snapshot, as_of, ruleset)
+        for rule_id, implementation in self.rules.items():
+            if known and rule_id in known:
+                run.found[rule_id] = known[rule_id]
+            else:
+                run.found[rule_id] = implementation.function(run, ruleset.rule(rule_id))
+        return run
 
 
 def _rule_problems(rule_id: str, spec: dict[str, Any], implementation: RuleImplementation) -> list[str]:

@@ -83,7 +83,7 @@ def failed(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(rule, failing, subject="writeback_id", since="requested_at", evidence=_EVIDENCE)
 
 
-@area.rule("writeback.retry_storm", params=("min_attempts",))
+@area.rule("writeback.retry_storm", params=("min_attempts",), clock=False)
 def retry_storm(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,
@@ -94,7 +94,7 @@ def retry_storm(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("writeback.no_idempotency_key")
+@area.rule("writeback.no_idempotency_key", clock=False)
 def no_idempotency_key(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     return findings_from(
         rule,
@@ -129,12 +129,12 @@ def _drift(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     )
 
 
-@area.rule("writeback.drift", params=("fields",))
+@area.rule("writeback.drift", params=("fields",), clock=False)
 def drift(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     return _drift(run, rule)
 
 
-@area.rule("writeback.owner_or_status_drift", params=("fields",))
+@area.rule("writeback.owner_or_status_drift", params=("fields",), clock=False)
 def owner_or_status_drift(run: WritebackRun, rule: RuleConfig) -> pl.DataFrame:
     return _drift(run, rule)
 

@@ -31,6 +31,31 @@ class FixRanking:
 
 
 @dataclass(frozen=True)
+class HealthStatus:
+    """What colours a monitoring area's health line: red with at least `red_min_high` high or
+    critical exceptions open, else amber with at least `amber_min_exceptions` exceptions
+    (warn and above), else green."""
+
+    red_min_high: int = 1
+    amber_min_exceptions: int = 1
+
+    def status(self, high: int, warn: int) -> str:
+        if high >= self.red_min_high:
+            return "red"
+        return "amber" if high + warn >= self.amber_min_exceptions else "green"
+
+    def legend(self) -> dict[str, str]:
+        """Each colour's rule in words, with the numbers that decide it."""
+        red, amber = self.red_min_high, self.amber_min_exceptions
+        return {
+            "red": f"{red} or more high or critical exceptions open",
+            "amber": f"fewer than {red} high, and {amber} or more exceptions (warn and above)",
+            "green": f"fewer than {red} high and fewer than {amber} exceptions",
+            "no verdict": "inputs incomplete, not evaluated",
+        }
+
+
+@dataclass(frozen=True)
 class ScorecardConfig:
     cadence: Cadence
     sender: str
@@ -44,6 +69,8 @@ class ScorecardConfig:
     currency: str = "USD"
     accounts_per_fix: int = 5
     rule_names: dict[str, str] = field(default_factory=dict)
+    health: HealthStatus = field(default_factory=HealthStatus)
+    journey_base_url: str | None = None  # the Airflow UI (alerting.airflow_base_url): accounts link to journeys
     version: str | None = None  # of the configuration's `scorecard` scope, recorded on archived scorecards
 
     @property
@@ -123,6 +150,14 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
     if unknown_kinds:
         raise ValueError(f"scorecard.fix_kind_by_rule names unknown kind(s) {sorted(unknown_kinds)}")
     stable = section.get("stable_state") or {}
+    health_cfg = section.get("health_status") or {}
+    health = HealthStatus(
+        red_min_high=int(health_cfg.get("red_min_high", 1)),
+        amber_min_exceptions=int(health_cfg.get("amber_min_exceptions", 1)),
+    )
+    if health.red_min_high < 1 or health.amber_min_exceptions < 1:
+        raise ValueError("scorecard.health_status thresholds must be at least 1")
+    base_url = str((ruleset.content.get("alerting") or {}).get("airflow_base_url") or "").rstrip("/")
     config = ScorecardConfig(
         cadence=cadence,
         sender=str(section.get("sender", "hypercare@localhost")),
@@ -139,6 +174,8 @@ def scorecard_config(ruleset: RuleSet) -> ScorecardConfig:
             rule_id: str(rule.extra.get("name") or rule.extra.get("title") or "")
             for rule_id, rule in ruleset.rules.items()
         },
+        health=health,
+        journey_base_url=base_url or None,
         version=ruleset.scorecard_version,
     )
     for rule_id in ruleset.rules:

@@ -14,9 +14,11 @@ import datetime as dt
 
 import psycopg
 
+from hypercare.alerts.outbox import journey_link
 from hypercare.areas import AREAS
 from hypercare.calendar import BusinessCalendar
 from hypercare.db import named_queries
+from hypercare.forecast import horizon
 from hypercare.ruleset import RuleSet
 from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
@@ -147,6 +149,8 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "verdict": verdict,
         "fixes": fixes,
         "alert_quality": alert_quality,
+        "health_legend": config.health.legend(),
+        "due_soon": due_soon(conn, as_of, config, calendar),
     }
     _add_area_trends(data, FindingCounts(_fetch(conn, "findings_by_rule", {"days": period_days})), period_days)
     data["targets"] = {"time_to_owner_p90": config.threshold("time_to_owner_p90_max")}
@@ -289,7 +293,12 @@ def _rank_fixes(
     behind: dict[tuple[str, str], list[dict]] = {}
     for rule_id, reason, account_id, onboarding_id, arr in accounts:
         behind.setdefault((rule_id, reason), []).append(
-            {"account_id": account_id, "onboarding_id": onboarding_id, "arr": float(arr or 0.0)}
+            {
+                "account_id": account_id,
+                "onboarding_id": onboarding_id,
+                "arr": float(arr or 0.0),
+                "journey_link": journey_link(config.journey_base_url, onboarding_id),
+            }
         )
     fixes = [
         {
@@ -393,3 +402,44 @@ def _alert_quality(
         **totals,
         "ack_rate": totals["acknowledged"] / totals["first_alerts"] if totals["first_alerts"] else None,
     }
+
+
+DUE_SOON_ITEMS = 3
+
+
+def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, calendar: BusinessCalendar) -> dict:
+    """The breach forecast per owner role: what opens by the end of the next business day if
+    nothing changes, with the customers and ARR behind it (each deal once per role) and the
+    largest items by ARR."""
+    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
+    columns = [c.name for c in cursor.description]
+    roles: dict[str, dict] = {}
+    findings = set()
+    for row in (dict(zip(columns, values, strict=True)) for values in cursor):
+        findings.add(row["finding_id"])
+        role = row["owner_role"]
+        entry = roles.setdefault(
+            role,
+            {"owner_role": role, "owner": capitalized(plain(role)), "findings": 0, "alerts": 0, "items": []},
+        )
+        entry["findings"] += 1
+        entry["alerts"] += int(row["alert"])
+        entry.setdefault("_customers", set()).add(row["onboarding_id"] or row["opportunity_id"] or row["subject_key"])
+        if row["opportunity_id"] and row["arr"] is not None:
+            entry.setdefault("_deals", {})[row["opportunity_id"]] = row["arr"]
+        if len(entry["items"]) < DUE_SOON_ITEMS:
+            entry["items"].append(
+                {
+                    "rule_name": config.rule_name(row["rule_id"]),
+                    "severity": row["severity"],
+                    "account": row["account_name"] or row["account_id"] or row["subject_key"],
+                    "arr": row["arr"],
+                    "journey_link": journey_link(config.journey_base_url, row["onboarding_id"]),
+                }
+            )
+    out = []
+    for entry in roles.values():
+        deals = entry.pop("_deals", {})
+        out.append(entry | {"customers": len(entry.pop("_customers")), "arr": float(sum(deals.values()))})
+    out.sort(key=lambda e: (-e["arr"], -e["findings"], e["owner_role"]))
+    return {"horizon": horizon(calendar, as_of).isoformat(), "findings": len(findings), "roles": out}

@@ -102,10 +102,6 @@ HEALTH_AREAS = (
 )
 
 
-def _status(high: int, warn: int) -> str:
-    return "red" if high else "amber" if warn else "green"
-
-
 def _health_signal(key: str, c: Context) -> str:
     """The one measured number that best shows each area's bad signal."""
     m = c.metric
@@ -155,7 +151,7 @@ def _health_signal(key: str, c: Context) -> str:
 
 
 def health_lines(c: Context, unevaluated: frozenset[str] = frozenset()) -> list[dict]:
-    """Red with any high or critical exception open, amber with warnings only, else green.
+    """Red, amber or green by the thresholds of `scorecard.health_status` (see HealthStatus).
 
     An area measured by a monitoring area that gave no verdict that day (in
     `unevaluated`) is "no verdict", never green: its missing findings are not zero.
@@ -171,7 +167,7 @@ def health_lines(c: Context, unevaluated: frozenset[str] = frozenset()) -> list[
                 "key": area.key,
                 "area": area.name,
                 "bad_signal": area.bad_signal,
-                "status": "no verdict" if missing else _status(high, warn),
+                "status": "no verdict" if missing else c.config.health.status(high, warn),
                 "exceptions": high + warn,
                 "high": high,
                 "previous": c.previous_count(area.rules),

@@ -140,7 +140,7 @@ where status = 'sending' and claimed_by = any(%(groups)s);
 -- Firing, repeat and escalation notices of an episode that is over, or of a finding no
 -- longer alert-marked, are never sent.
 update hypercare.alert_outbox x set status = 'cancelled', last_error = 'episode over before delivery'
-where x.status in ('pending', 'failed') and x.kind <> 'resolved'
+where x.status in ('pending', 'failed') and x.kind not in ('resolved', 'digest')
   and not exists (
       select 1 from hypercare.finding_state s
       where s.finding_id = x.finding_id and s.status in ('open', 'reopened') and s.alert
@@ -224,3 +224,24 @@ where notification_id = any(%(ids)s::uuid[]);
 
 -- name: set_group
 update hypercare.alert_outbox set claimed_by = %(group)s where notification_id = any(%(ids)s::uuid[]);
+
+-- name: insert_digests
+-- The day's "due soon" digest per role and recipient: one notice, whatever the re-runs. A
+-- re-run before delivery refreshes what it lists; once sent it is never sent again.
+insert into hypercare.alert_outbox (
+    notification_id, finding_id, kind, episode_on, step, as_of, area, rule_id, severity, owner_role,
+    recipient, payload, next_attempt_at, routing_version)
+select md5(finding_id || '|' || kind || '|' || episode_on || '|' || step || '|' || recipient)::uuid,
+       finding_id::uuid, kind, episode_on, step, as_of, area, rule_id, severity, owner_role, recipient,
+       payload::jsonb, coalesce(next_attempt_at, '-infinity'), routing_version
+from stage_outbox
+on conflict (notification_id) do update set
+    payload = excluded.payload, routing_version = excluded.routing_version
+where alert_outbox.status in ('pending', 'failed');
+
+-- name: cancel_stale_digests
+-- A digest still unsent once a later day has been forecast (its area evaluated a later
+-- day) is no longer news: that day's digest, if anything is due, replaces it.
+update hypercare.alert_outbox x set status = 'cancelled', last_error = 'a later day was forecast'
+where x.kind = 'digest' and x.status in ('pending', 'failed')
+  and x.as_of < (select max(r.as_of) from hypercare.evaluation_runs r where r.area = x.area);

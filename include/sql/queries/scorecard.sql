@@ -210,7 +210,7 @@ select to_regclass('hypercare.alert_quality') is not null;
 with sent as (
     select rule_id, owner_role, finding_id, episode_on, kind, silenced, sent_at
     from hypercare.alert_outbox
-    where status = 'sent' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+    where status = 'sent' and kind <> 'digest' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
 ),
 firing as (
     select rule_id, owner_role, finding_id, episode_on, min(sent_at) as first_sent_at
@@ -254,7 +254,7 @@ follow_ups as (
 silenced as (
     select rule_id, owner_role, count(distinct (finding_id, episode_on)) as silenced
     from hypercare.alert_outbox
-    where silenced and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+    where silenced and kind <> 'digest' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
     group by rule_id, owner_role
 ),
 keys as (
