@@ -103,9 +103,9 @@ def build_world(
     apply_trigger_faults(context)
     deals = deals_frame(plan, clock)
     projects = enrich_projects(seed, build_projects(stream(seed, "projects"), plan, clock), deals, clock)
-    projects = retime_projects(seed, projects, deals, clock)
+    projects = retime_projects(seed, projects, deals, clock, team)
     tables = build_children(seed, projects, deals, clock)
-    projects, tables = people_tables(seed, projects, deals, tables, clock)
+    projects, tables = people_tables(seed, projects, deals, tables, clock, team)
     tables = apply_system_faults(seed, projects, deals, tables, clock, context.start_idx, context.last_idx, team)
     return World(start=start, days=days, clock=clock, deals=deals, projects=projects, tables=tables)
 
