@@ -98,7 +98,13 @@ def build_world(
     shadows = max(3, round(customers * SHADOW_SHARE))
     plan = base_deals(stream(seed, "deals"), clock, start, days, customers, shadows)
     context = FaultContext(
-        plan, clock, stream(seed, "faults", "trigger"), clock.day_index(start), clock.day_index(start) + days - 1
+        plan,
+        clock,
+        stream(seed, "faults", "trigger"),
+        clock.day_index(start),
+        clock.day_index(start) + days - 1,
+        team,
+        seed,
     )
     apply_trigger_faults(context)
     deals = deals_frame(plan, clock)

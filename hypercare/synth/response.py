@@ -28,9 +28,8 @@ from hypercare.synth.clock import NEVER, Clock
 from hypercare.synth.model import stream
 
 DAY = 86_400
-# Generator areas a review can name: each owns fault injectors that answer the team (trigger
-# scenarios are drawn by count and do not yet).
-FAULT_AREAS = ("handoff", "ownership", "customer", "billing", "provisioning", "ai", "writeback")
+# Generator areas a review can name: each owns the fault injectors of its rules.
+FAULT_AREAS = ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai", "writeback")
 # The scorecard's fix ranking weighs a fix by its worst severity (scorecard.fix_ranking).
 SEVERITY_WEIGHT = {"warn": 1.0, "high": 2.0, "critical": 3.0}
 
