@@ -163,12 +163,19 @@ def _rows_mix(rng: np.random.Generator, table: np.ndarray) -> np.ndarray:
     return np.minimum((rng.random(len(table))[:, None] > cumulative).sum(axis=1), table.shape[1] - 1)
 
 
+def _team_rows(table: np.ndarray, intensity: np.ndarray) -> np.ndarray:
+    """Per-row probabilities whose faulty kinds (all but the first) shrink with each row's
+    intensity; the first, healthy kind takes what they give up."""
+    scaled = np.array(table, dtype=np.float64)
+    scaled[:, 1:] *= np.minimum(intensity, 1.0)[:, None]
+    scaled[:, 0] = 1.0 - scaled[:, 1:].sum(axis=1)
+    return scaled
+
+
 def _team_mix(rng: np.random.Generator, shares: tuple[float, ...], intensity: np.ndarray) -> np.ndarray:
     """`_mix` whose faulty kinds (all but the first) shrink with each row's intensity."""
-    faulty = np.asarray(shares[1:], dtype=np.float64) / sum(shares)
-    table = np.column_stack([np.zeros(len(intensity)), np.minimum(intensity, 1.0)[:, None] * faulty[None, :]])
-    table[:, 0] = 1.0 - table[:, 1:].sum(axis=1)
-    return _rows_mix(rng, table)
+    p = np.asarray(shares, dtype=np.float64) / sum(shares)
+    return _rows_mix(rng, _team_rows(np.broadcast_to(p, (len(intensity), len(p))), intensity))
 
 
 def _taken(rng: np.random.Generator, share: float, intensity: np.ndarray) -> np.ndarray:
@@ -246,14 +253,9 @@ def retime_projects(
     csm_at = _by_cleanup(_role(rng, clock, created, np.ones(n, dtype=bool), owning), cleanup, soonest)
     task_at = _by_cleanup(_kickoff_task(rng, clock, created, owning), cleanup, soonest)
     kickoff = _kickoff(rng, clock, created, sla_start, segment, later(owner_at, task_at), owning)
+    cleanup = team.cleanup("customer", clock, seed, "milestone_plan", n)
     targets, done = _milestone_plan(
-        rng,
-        clock,
-        created,
-        sla_start,
-        segment,
-        kickoff["kickoff_completed_at"],
-        team.intensity("customer", clock, created),
+        rng, clock, created, sla_start, segment, kickoff["kickoff_completed_at"], team, cleanup
     )
     return projects.with_columns(
         handoff_submitted_at=submitted,
@@ -453,11 +455,13 @@ def _milestone_plan(
     sla_start: np.ndarray,
     segment: np.ndarray,
     kickoff_done: np.ndarray,
-    intensity: np.ndarray,
+    team: TeamPlan,
+    cleanup: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets from the template and when each milestone is reached: before its grace runs
     out, around the end of the grace, late, or not at all. Milestones are reached in order
-    and only after the kickoff, so a stalled one holds up the rest."""
+    and only after the kickoff, so a stalled one holds up the rest. Where the team works
+    customer progress, milestones due later stall less often and stalled ones are unblocked."""
     n = len(created)
     grace = MILESTONE_GRACE[segment]
     targets = np.empty((n, len(MILESTONES)), dtype=np.int64)
@@ -466,7 +470,7 @@ def _milestone_plan(
     done[:, 0] = kickoff_done
     for k in range(1, len(MILESTONES)):
         targets[:, k] = clock.add_business_days(created, MILESTONE_TARGETS[segment, k - 1])
-        kind = _team_mix(rng, MILESTONE_MIX, intensity)
+        kind = _team_mix(rng, MILESTONE_MIX, team.intensity("customer", clock, targets[:, k]))
         reached = np.choose(
             kind,
             [
@@ -476,6 +480,7 @@ def _milestone_plan(
                 np.full(n, NEVER),
             ],
         )
+        reached = np.where(kind >= 2, _by_cleanup(reached, cleanup, targets[:, k]), reached)
         done[:, k] = later(reached, clock.add_business_days(done[:, k - 1], rng.uniform(0.1, 1, n)), created + HOUR)
     return targets, done
 
@@ -494,7 +499,7 @@ def people_tables(
     projects = _assign_roles(stream(seed, "people", "roles"), projects, deals, tables, clock, team, seed)
     return projects, {
         **tables,
-        "handoff_fields": handoff_packets(stream(seed, "people", "handoff"), projects, deals, clock),
+        "handoff_fields": handoff_packets(stream(seed, "people", "handoff"), projects, deals, clock, team, seed),
         "customer_tasks": customer_work(stream(seed, "people", "tasks"), projects, deals, clock, team, seed),
         "milestones": milestone_rows(stream(seed, "people", "milestones"), projects, deals, clock, team, seed),
     }
@@ -540,7 +545,12 @@ def _meeting_reference(projects: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, 
 
 
 def handoff_packets(
-    rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock
+    rng: np.random.Generator,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    clock: Clock,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Fifteen handoff elements per onboarding.
 
@@ -549,7 +559,8 @@ def handoff_packets(
     the kickoff, some in its last two business days, some right around it, some only after
     it (or never). Success criteria are rarely still missing at the kickoff. Optional
     elements are mostly filled. Some packets are corrected later, part of them after the
-    kickoff.
+    kickoff. Where the team works the handoff, packets sent later have fewer gaps, cleaned
+    up sooner, and the blanks still open are filled in.
     """
     p, k = len(projects), len(HANDOFF_FIELDS)
     created = projects["created_at"].to_numpy()
@@ -565,11 +576,12 @@ def handoff_packets(
     keys = np.where(required, weights + rng.gumbel(size=(p, k)), -np.inf)
     rank = np.empty((p, k), dtype=np.int64)
     np.put_along_axis(rank, np.argsort(-keys, axis=1), np.arange(k)[None, :].repeat(p, axis=0), axis=1)
-    gaps = (rng.random(p) < PACKET_GAPS) * rng.choice([1, 2, 3], p, p=[0.55, 0.3, 0.15])
+    fixing = team.intensity("handoff", clock, base)
+    gaps = (rng.random(p) < PACKET_GAPS * np.minimum(fixing, 1.0)) * rng.choice([1, 2, 3], p, p=[0.55, 0.3, 0.15])
     missing_required = required & (rank < gaps[:, None])
     missing_optional = ~required & (rng.random((p, k)) < 0.15)
     success = HANDOFF_FIELDS.index("success_criteria")
-    criteria_late = rng.random(p) < SUCCESS_CRITERIA_LATE
+    criteria_late = rng.random(p) < SUCCESS_CRITERIA_LATE * np.minimum(fixing, 1.0)
     missing_required[:, success] |= criteria_late
     cleanup = ((~has_packet)[:, None] | missing_required).ravel()
     optional_gap = (missing_optional.ravel()) & ~cleanup
@@ -577,11 +589,13 @@ def handoff_packets(
     project = np.repeat(np.arange(p), k)
     field = np.tile(np.arange(k), p)
     filled = np.repeat(submitted, k) - (rng.uniform(0, 2, p * k) * DAY).astype(np.int64)
-    kind = np.repeat(_mix(rng, p, CLEANUP_MIX), k)
+    kind = np.repeat(_team_mix(rng, CLEANUP_MIX, fixing), k)
     kind = np.where(criteria_late[project] & (field == success), 3, kind)
     cells = np.flatnonzero(cleanup)
     at = project[cells]
     filled[cells] = _cleanup(rng, clock, kind[cells], base[at], first_meeting[at], kickoff[at])
+    blanks = team.cleanup("handoff", clock, seed, "handoff_fields", p)
+    filled[cells] = _by_cleanup(filled[cells], blanks[at], base[at] + MINUTE)
     cells = np.flatnonzero(optional_gap)
     later_on = clock.add_business_days(base[project[cells]], rng.uniform(0.5, 8, len(cells)))
     filled[cells] = np.where(rng.random(len(cells)) < 0.5, later_on, NEVER)
@@ -666,6 +680,9 @@ def customer_work(
     quiet after a while, a few never answer; quiet customers' tasks run late far more
     often. Overdue tasks usually get a reason code a little after the due date; about a
     third never do. Most tasks of a cancelled project are archived a few days later.
+
+    Where the team works customer tasks, tasks opened later go quiet and run late less
+    often, reason codes are given, and overdue tasks are chased to completion.
     """
     deal = projects["deal"].to_numpy()
     modules = deals["modules_mask"].to_numpy()[deal]
@@ -703,8 +720,9 @@ def customer_work(
     due = np.where(attendance, clock.add_seconds(final_meeting[project], HOUR), clock.add_business_days(created, span))
 
     customer = _mix(rng, len(projects), CUSTOMER_MIX)[project]
-    engagement = _rows_mix(rng, ENGAGEMENT_BY_CUSTOMER[customer])
-    pace = _rows_mix(rng, COMPLETION_BY_ENGAGEMENT[engagement])
+    chasing = team.intensity("customer", clock, created)
+    engagement = _rows_mix(rng, _team_rows(ENGAGEMENT_BY_CUSTOMER[customer], chasing))
+    pace = _rows_mix(rng, _team_rows(COMPLETION_BY_ENGAGEMENT[engagement], chasing))
     very_late = np.where(rng.random(n) < NEVER_DONE, NEVER, clock.add_business_days(due, rng.uniform(8, 25, n)))
     completed = np.choose(
         pace,
@@ -722,11 +740,13 @@ def customer_work(
     near_silence = (engagement == 1) & (rng.random(n) < 0.25)
     completed = np.where(near_silence, _near_day_end(rng, clock, clock.add_business_days(last_reply, 5)), completed)
     completed = np.where(attendance, kickoff_done, later(completed, created + MINUTE))
+    cleanup = team.cleanup("customer", clock, seed, "customer_tasks", n)
+    completed = np.where(~attendance & (pace >= 2), _by_cleanup(completed, cleanup, due + MINUTE), completed)
     working = team.intensity("customer", clock, due)
     reason_at = np.where(
         _taken(rng, REASON_GIVEN, working), clock.add_business_days(due, rng.uniform(0.05, 2, n)), NEVER
     )
-    reason_at = _by_cleanup(reason_at, team.cleanup("customer", clock, seed, "customer_tasks", n), due + MINUTE)
+    reason_at = _by_cleanup(reason_at, cleanup, due + MINUTE)
     cancelled = projects["cancelled_at"].to_numpy()[project]
     archived = np.where(
         rng.random(n) < ARCHIVED_WITH_PROJECT, clock.add_business_days(cancelled, rng.uniform(0.5, 3, n)), NEVER

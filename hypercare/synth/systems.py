@@ -516,7 +516,8 @@ def ai_faults(
     extractions and classifications that contradict the deal, commitments without
     evidence, customer emails sent unread, sensitive changes applied without approval and
     sensitive reads with no logged scope. Reviews, approvals and late logging put some of
-    them right over the following days."""
+    them right over the following days; once the team works the AI gates, outputs applied
+    below the gate are routed to human review."""
     keep = (
         "suggestion_id",
         "onboarding_id",
@@ -617,6 +618,7 @@ def ai_faults(
     roll = d.fault_roll()
     low_applied = ~customer_facing & (roll < 0.012)
     at_gate = ~customer_facing & (roll >= 0.012) & (roll < 0.024)
+    rerouted_at = np.where(low_applied, d.put_right(created), NEVER)
     below = np.where(rng.random(n) < 0.4, gate - 0.01, gate - rng.uniform(0.05, 0.4, n))
     confidence = np.where(low_applied, below, np.where(at_gate, gate, confidence))
     confidence = np.round(np.clip(confidence, 0.05, 0.99), 2)
@@ -680,6 +682,7 @@ def ai_faults(
         "prompt_version",
         "created_at",
         pick(("auto_applied", "human_review", "blocked"), routing).alias("routing"),
+        pl.Series("rerouted_at", rerouted_at),
         pick(("accepted", "corrected", "rejected"), decision).alias("final_decision"),
         "reviewer",
         pl.Series("reviewed_at", reviewed_at),
@@ -713,7 +716,7 @@ def ai_suggestions_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
         "model",
         "prompt_version",
         instant("created_at", end),
-        "routing",
+        pl.when(happened("rerouted_at", end)).then(pl.lit("human_review")).otherwise("routing").alias("routing"),
         pl.when(reviewed).then("final_decision").otherwise(pl.lit("pending")).alias("review_decision"),
         shown_if("reviewer", reviewed),
         instant("reviewed_at", end),
