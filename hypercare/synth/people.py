@@ -816,11 +816,12 @@ def milestone_rows(
     )
     cleanup = team.cleanup("customer", clock, seed, "milestones", n)
     reason_at = _by_cleanup(reason_at, cleanup, target + MINUTE)
-    evidence_kind = _team_mix(rng, EVIDENCE_MIX, team.intensity("customer", clock, done))
+    evidence_kind = _team_mix(rng, EVIDENCE_MIX, team.intensity("outcome", clock, done))
     evidence_at = np.choose(
         evidence_kind, [done, clock.add_business_days(done, rng.uniform(0.5, 5, n)), np.full(n, NEVER)]
     )
-    evidence_at = np.where(done < NEVER, _by_cleanup(evidence_at, cleanup, done + MINUTE), evidence_at)
+    evidence_cleanup = team.cleanup("outcome", clock, seed, "milestones", n)
+    evidence_at = np.where(done < NEVER, _by_cleanup(evidence_at, evidence_cleanup, done + MINUTE), evidence_at)
     evidence = "usage-report-" + pl.Series(rng.integers(0, 10**6, n)).cast(pl.String).str.zfill(6)
     return pl.DataFrame(
         {

@@ -28,8 +28,12 @@ from hypercare.synth.clock import NEVER, Clock
 from hypercare.synth.model import stream
 
 DAY = 86_400
-# Generator areas a review can name: each owns the fault injectors of its rules.
-FAULT_AREAS = ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai", "writeback")
+# Generator areas a review can name: each owns the fault injectors of its rules (a rule's
+# area is its prefix unless listed in AREA_OF_RULE).
+FAULT_AREAS = ("trigger", "handoff", "ownership", "customer", "outcome", "billing", "provisioning", "ai", "writeback")
+# First value recorded without evidence is the scorecard's business-outcome area: a fix of
+# its own, not part of chasing customer tasks.
+AREA_OF_RULE = {"customer.first_value_without_evidence": "outcome"}
 # The scorecard's fix ranking weighs a fix by its worst severity (scorecard.fix_ranking).
 SEVERITY_WEIGHT = {"warn": 1.0, "high": 2.0, "critical": 3.0}
 
@@ -115,7 +119,7 @@ NO_TEAM = TeamPlan()
 
 def rule_area(rule_id: str) -> str | None:
     """The generator area whose injectors produce a rule's findings (None: derived rules)."""
-    area = rule_id.split(".", 1)[0]
+    area = AREA_OF_RULE.get(rule_id, rule_id.split(".", 1)[0])
     return area if area in FAULT_AREAS else None
 
 
