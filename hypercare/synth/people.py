@@ -253,10 +253,7 @@ def retime_projects(
     csm_at = _by_cleanup(_role(rng, clock, created, np.ones(n, dtype=bool), owning), cleanup, soonest)
     task_at = _by_cleanup(_kickoff_task(rng, clock, created, owning), cleanup, soonest)
     kickoff = _kickoff(rng, clock, created, sla_start, segment, later(owner_at, task_at), owning)
-    cleanup = team.cleanup("customer", clock, seed, "milestone_plan", n)
-    targets, done = _milestone_plan(
-        rng, clock, created, sla_start, segment, kickoff["kickoff_completed_at"], team, cleanup
-    )
+    targets, done = _milestone_plan(rng, clock, created, sla_start, segment, kickoff["kickoff_completed_at"], team)
     return projects.with_columns(
         handoff_submitted_at=submitted,
         handoff_accepted_at=accepted,
@@ -456,12 +453,11 @@ def _milestone_plan(
     segment: np.ndarray,
     kickoff_done: np.ndarray,
     team: TeamPlan,
-    cleanup: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets from the template and when each milestone is reached: before its grace runs
     out, around the end of the grace, late, or not at all. Milestones are reached in order
     and only after the kickoff, so a stalled one holds up the rest. Where the team works
-    customer progress, milestones due later stall less often and stalled ones are unblocked."""
+    customer progress, milestones due later stall less often."""
     n = len(created)
     grace = MILESTONE_GRACE[segment]
     targets = np.empty((n, len(MILESTONES)), dtype=np.int64)
@@ -480,7 +476,6 @@ def _milestone_plan(
                 np.full(n, NEVER),
             ],
         )
-        reached = np.where(kind >= 2, _by_cleanup(reached, cleanup, targets[:, k]), reached)
         done[:, k] = later(reached, clock.add_business_days(done[:, k - 1], rng.uniform(0.1, 1, n)), created + HOUR)
     return targets, done
 

@@ -54,7 +54,7 @@ class ReviewResponse:
 
     fixes_per_review: int = 2
     ramp_business_days: float = 2.0
-    residual: float = 0.05
+    residual: float = 0.0
     cleanup_business_days: tuple[float, float] = (0.5, 4.0)
     regression_area: str | None = "writeback"
     regression_day: int = 16

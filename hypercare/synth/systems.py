@@ -53,8 +53,10 @@ class Draws:
     """Random draws for one table of `n` rows, aimed with the business clock.
 
     `intensity` scales each row's fault rates (the team's response, see `response.py`)
-    and `cleanup` is when the team puts a row's open fault right. Every draw takes the
-    same random numbers whatever they are, so a response never reshuffles other rows.
+    by the instant the row came to be, `rate_at` gives it for another instant (a fault that
+    shows at the kickoff), and `cleanup` is when the team puts a row's open fault right.
+    Every draw takes the same random numbers whatever they are, so a response never
+    reshuffles other rows.
     """
 
     def __init__(
@@ -64,10 +66,12 @@ class Draws:
         n: int,
         intensity: np.ndarray | None = None,
         cleanup: np.ndarray | None = None,
+        rate_at: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         self.rng, self.clock, self.n = rng, clock, n
         self.intensity = np.ones(n) if intensity is None else intensity
         self.cleanup = np.full(n, NEVER) if cleanup is None else cleanup
+        self.rate_at = rate_at or (lambda ts: np.ones(len(ts)))
 
     def share(self, p: float) -> np.ndarray:
         return self.rng.random(self.n) < p
@@ -79,9 +83,11 @@ class Draws:
     def roll(self) -> np.ndarray:
         return self.rng.random(self.n)
 
-    def fault_roll(self) -> np.ndarray:
-        """A roll whose low end (below a fault's threshold) shrinks with the row's intensity."""
-        return self.rng.random(self.n) / np.maximum(self.intensity, 1e-9)
+    def fault_roll(self, at: np.ndarray | None = None) -> np.ndarray:
+        """A roll whose low end (below a fault's threshold) shrinks with the row's intensity
+        (at the instant `at` when given: when the fault would show)."""
+        intensity = self.intensity if at is None else self.rate_at(at)
+        return self.rng.random(self.n) / np.maximum(intensity, 1e-9)
 
     def healthy_roll(self) -> np.ndarray:
         """A roll whose high end (above the healthy threshold) shrinks with the row's intensity."""
@@ -90,6 +96,20 @@ class Draws:
     def bdays(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
         """An instant `low`..`high` business days after each of `ts` (NEVER stays NEVER)."""
         return self.clock.add_business_days(ts, self.rng.uniform(low, high, self.n))
+
+    def soon(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
+        """`bdays`, the wait shrinking with the row's intensity: once the team has made a
+        step part of the process, it happens with the event that needs it."""
+        wait = self.rng.uniform(low, high, self.n) * np.minimum(self.intensity, 1.0)
+        return self.clock.add_business_days(ts, wait)
+
+    def kind(self, shares: tuple[float, ...]) -> np.ndarray:
+        """One of `len(shares)` outcomes per row; the faulty ones (all but the first) shrink
+        with the row's intensity and the first takes what they give up."""
+        p = np.asarray(shares, dtype=np.float64) / sum(shares)
+        faulty = np.minimum(self.intensity, 1.0)[:, None] * p[None, 1:]
+        cumulative = np.cumsum(np.column_stack([1.0 - faulty.sum(axis=1), faulty]), axis=1)
+        return np.minimum((self.rng.random(self.n)[:, None] > cumulative).sum(axis=1), len(p) - 1)
 
     def seconds(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
         return self.clock.add_seconds(ts, self.rng.uniform(low, high, self.n).astype(np.int64))
@@ -120,7 +140,14 @@ def team_draws(
 ) -> Draws:
     """Draws for a table whose rows came to be at `created`, answering the team's work on `area`."""
     n = len(created)
-    return Draws(rng, clock, n, team.intensity(area, clock, created), team.cleanup(area, clock, seed, table, n))
+    return Draws(
+        rng,
+        clock,
+        n,
+        team.intensity(area, clock, created),
+        team.cleanup(area, clock, seed, table, n),
+        lambda ts: team.intensity(area, clock, ts),
+    )
 
 
 def _np(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -187,7 +214,7 @@ def billing_faults(d: Draws, billing: pl.DataFrame) -> pl.DataFrame:
     sources = ("customer", "automation", "ai", "revops", "finance")
     change_source = np.where(change, rng.choice(5, n, p=[0.35, 0.3, 0.15, 0.12, 0.08]), -1)
     change_at = np.where(change, d.bdays(created, 0.5, 12), NEVER)
-    change_reviewed_at = np.where(change, d.maybe(0.65, d.bdays(change_at, 0.2, 4)), NEVER)
+    change_reviewed_at = np.where(change, d.maybe(0.65, d.soon(change_at, 0.2, 4)), NEVER)
     source = pl.Series(change_source)
     change_by = (
         pl.when(source == 0)
@@ -339,7 +366,7 @@ def provisioning_faults(
     done = np.where(blocked, d.bdays(unblocked_at, 0.2, 2), done)
     steady = ~fails & ~blocked
 
-    roll = d.fault_roll()
+    roll = d.fault_roll(at=kickoff)
     workspace = steady & (kind == ITEM_TYPES.index("workspace")) & (kickoff < NEVER)
     ready_for_kickoff = earlier(done, d.bdays(kickoff, -1.5, -0.1))
     after_kickoff = d.maybe(0.75, d.bdays(kickoff, 0.05, 4))
@@ -350,7 +377,7 @@ def provisioning_faults(
         done,
     )
 
-    roll = d.fault_roll()
+    roll = d.fault_roll(at=kickoff)
     identity = steady & (kind == ITEM_TYPES.index("identity")) & (kickoff < NEVER)
     around_five = d.bdays(kickoff, 4.7, 5.3)
     exactly_five = clock.add_business_days(kickoff, 5.0)
@@ -361,7 +388,7 @@ def provisioning_faults(
         done,
     )
 
-    roll = d.fault_roll()
+    roll = d.fault_roll(at=launch_done)
     support = steady & (kind == ITEM_TYPES.index("support_handoff")) & (launch_done < NEVER)
     done = np.where(support & (roll < 0.12), d.maybe(0.65, d.bdays(launch_done, 0.2, 6)), done)
     done = np.where(done < NEVER, later(done, started + MINUTE), done)
@@ -618,7 +645,6 @@ def ai_faults(
     roll = d.fault_roll()
     low_applied = ~customer_facing & (roll < 0.012)
     at_gate = ~customer_facing & (roll >= 0.012) & (roll < 0.024)
-    rerouted_at = np.where(low_applied, d.put_right(created), NEVER)
     below = np.where(rng.random(n) < 0.4, gate - 0.01, gate - rng.uniform(0.05, 0.4, n))
     confidence = np.where(low_applied, below, np.where(at_gate, gate, confidence))
     confidence = np.round(np.clip(confidence, 0.05, 0.99), 2)
@@ -641,8 +667,9 @@ def ai_faults(
     sensitive_blocked = sensitive_kind & ~reviewed & d.share(0.33)
     blocked = blocked | sensitive_blocked
     routing = np.where(blocked, 2, np.where(reviewed, 1, 0))
+    rerouted_at = np.where((routing == 0) & (confidence < gate), d.put_right(created), NEVER)
 
-    decision = rng.choice(3, n, p=[0.75, 0.15, 0.1])
+    decision = d.kind((0.75, 0.15, 0.1))
     decision = np.where(conflict, rng.choice(3, n, p=[0.2, 0.2, 0.6]), decision)
     decision = np.where(unsupported, rng.choice(3, n, p=[0.5, 0.25, 0.25]), decision)
     reviewed_at = np.where(reviewed, d.bdays(created, 0.05, 3), NEVER)
