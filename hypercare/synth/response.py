@@ -52,7 +52,7 @@ class ReviewResponse:
       `ramp_business_days`; the area is only named by reviews after the regression starts.
     """
 
-    fixes_per_review: int = 2
+    fixes_per_review: int = 3
     ramp_business_days: float = 2.0
     residual: float = 0.0
     cleanup_business_days: tuple[float, float] = (0.5, 4.0)

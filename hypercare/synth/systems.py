@@ -98,9 +98,9 @@ class Draws:
         return self.clock.add_business_days(ts, self.rng.uniform(low, high, self.n))
 
     def soon(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
-        """`bdays`, the wait shrinking with the row's intensity: once the team has made a
+        """`bdays`, the wait shrinking with the intensity at `ts`: once the team has made a
         step part of the process, it happens with the event that needs it."""
-        wait = self.rng.uniform(low, high, self.n) * np.minimum(self.intensity, 1.0)
+        wait = self.rng.uniform(low, high, self.n) * np.minimum(self.rate_at(ts), 1.0)
         return self.clock.add_business_days(ts, wait)
 
     def kind(self, shares: tuple[float, ...]) -> np.ndarray:
