@@ -33,9 +33,10 @@ def ruleset() -> RuleSet:
 
 @pytest.fixture(scope="module")
 def truth(tmp_path_factory, ruleset) -> pl.DataFrame:
-    """The default month: seed 7, 400 customers, 30 days from go-live."""
+    """The default month (seed 7, 400 customers, 30 days from go-live) with nobody answering
+    the reviews: every fault keeps its baseline rate, so each severity shows."""
     out = tmp_path_factory.mktemp("systems-month")
-    generate(out, START, 30, 400, 7, ruleset)
+    generate(out, START, 30, 400, 7, ruleset, response=None)
     return pl.read_csv(out / TRUTH_FILE, try_parse_dates=True)
 
 

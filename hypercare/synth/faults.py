@@ -400,17 +400,19 @@ def _timelines(plan: DealPlan) -> dict[str, np.ndarray]:
 def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen: dict[str, np.ndarray]) -> None:
     """The team's work on the trigger (see `response.py`).
 
-    Each faulty deal keeps its scenario with the fault intensity at the instant it closed
-    on the clean path; the others take the clean timeline the automation would have given
-    them. Every deal is injected first, so the draws of the deals that keep their fault
-    never depend on the team. The faults still open are then put right at the cleanup
-    instant: the missing project is created by hand, the link added, the duplicate and the
-    project started for a deal that never became eligible cancelled, the paused handoff
-    resumed."""
+    Each faulty deal keeps its scenario with the fault intensity at the first instant it
+    shows on either path (so no event before the fix is undone); the others take the clean
+    timeline the automation would have given them. Every deal is injected first, so the
+    draws of the deals that keep their fault never depend on the team. The faults still
+    open are then put right at the cleanup instant: the missing project is created by
+    hand, the link added, the duplicate and the project started for a deal that never
+    became eligible cancelled, the paused handoff resumed. Projects come and go with
+    these fixes, so the records drawn after them (in creation order) are drawn anew."""
     plan, clock, team = ctx.plan, ctx.clock, ctx.team
     faulty = np.concatenate([chosen[s.name] for s in SCENARIOS if s.name != "excluded"])
     keep = stream(ctx.seed, "response", "trigger").random(plan.n)[faulty]
-    restored = faulty[keep >= team.intensity("trigger", clock, clean["closed_won_at"][faulty])]
+    first_seen = earlier(plan.visible_at(), clean["closed_won_at"], clean["signed_at"], clean["project_at"])
+    restored = faulty[keep >= team.intensity("trigger", clock, first_seen[faulty])]
     for name, values in clean.items():
         getattr(plan, name)[restored] = values[restored]
     plan.extra_projects = [_without(batch, restored) for batch in plan.extra_projects]

@@ -150,7 +150,8 @@ def plan_team(
         waiting = {area for areas in team.named.values() for area in areas}
         if regression_from is not None and day < regression_from:
             waiting.add(str(response.regression_area))
-        ranked = rank_areas(list(zip(truth["rule_id"].to_list(), truth["severity"].to_list(), strict=True)), waiting)
+        rows = list(zip(truth["rule_id"].to_list(), truth["severity"].to_list(), strict=True))
+        ranked = rank_areas(rows, waiting, response.min_findings)
         if ranked[: response.fixes_per_review]:
             team = team.with_named(day, tuple(ranked[: response.fixes_per_review]))
     return team

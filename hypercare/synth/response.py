@@ -43,6 +43,7 @@ class ReviewResponse:
     """The knobs of the team's response (the defaults make the demo month).
 
     - fixes_per_review: distinct areas a review names from the top of its ranked fixes.
+    - min_findings: a fix needs at least this many findings to be worth a review's slot.
     - ramp_business_days: after the review, new faults of a named area fall linearly
       to `residual` of their baseline rate over this many business days.
     - cleanup_business_days: the area's open faults are put right at a uniform instant in
@@ -53,6 +54,7 @@ class ReviewResponse:
     """
 
     fixes_per_review: int = 3
+    min_findings: int = 3
     ramp_business_days: float = 2.0
     residual: float = 0.0
     cleanup_business_days: tuple[float, float] = (0.5, 4.0)
@@ -123,11 +125,11 @@ def rule_area(rule_id: str) -> str | None:
     return area if area in FAULT_AREAS else None
 
 
-def rank_areas(truth_rows: list[tuple[str, str]], exclude: set[str]) -> list[str]:
+def rank_areas(truth_rows: list[tuple[str, str]], exclude: set[str], min_findings: int = 1) -> list[str]:
     """Areas in the order of their top fix: per rule, worst severity weight x findings.
 
     `truth_rows` are (rule_id, severity) of one day's findings; info findings are not
-    exceptions and never make a fix.
+    exceptions and never make a fix, nor does a rule with fewer than `min_findings`.
     """
     counts: dict[str, int] = {}
     worst: dict[str, float] = {}
@@ -137,7 +139,7 @@ def rank_areas(truth_rows: list[tuple[str, str]], exclude: set[str]) -> list[str
             continue
         counts[rule_id] = counts.get(rule_id, 0) + 1
         worst[rule_id] = max(worst.get(rule_id, 0.0), weight)
-    ranked = sorted(counts, key=lambda r: (-worst[r] * counts[r], r))
+    ranked = sorted((r for r in counts if counts[r] >= min_findings), key=lambda r: (-worst[r] * counts[r], r))
     areas: list[str] = []
     for rule_id in ranked:
         area = rule_area(rule_id)
