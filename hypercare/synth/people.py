@@ -362,7 +362,8 @@ def _kickoff(
     late. Holding: a few business days after booking, around the completion SLA, late, or
     not at all (the customer stops showing up). Between booking and the final meeting the
     customer may miss or move the meeting up to three times; each event changes the
-    planned time the export shows from then on.
+    planned time the export shows from then on. Where the team works ownership, later
+    projects book, hold and keep their kickoffs more reliably.
     """
     n = len(created)
     schedule_sla, complete_sla = SCHEDULE_SLA[segment], COMPLETE_SLA[segment]
@@ -386,7 +387,7 @@ def _kickoff(
     meeting = later(np.choose(kind, [usual, edge, late, usual]), clock.add_business_days(booked, 0.3))
     held = kind != 3
 
-    events = rng.choice(len(CHURN_EVENTS), n, p=CHURN_EVENTS)
+    events = _team_mix(rng, CHURN_EVENTS, intensity)
     share = np.sort(rng.uniform(0.15, 0.9, (n, CHURN_SLOTS)), axis=1)
     span = np.where(meeting < NEVER, meeting - booked, 0)
     moment = booked[:, None] + (share * span[:, None]).astype(np.int64)
