@@ -405,8 +405,9 @@ def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen
     timeline the automation would have given them. Every deal is injected first, so the
     draws of the deals that keep their fault never depend on the team. The faults still
     open are then put right at the cleanup instant: the missing project is created by
-    hand, the link added, the duplicate and the project started for a deal that never
-    became eligible cancelled, the paused handoff resumed. Projects come and go with
+    hand, the duplicate and the project started for a deal that never became eligible
+    cancelled, the paused handoff resumed. Unlinked projects keep their own linking: a
+    link added later rewrites the trace the monitor holds for the days before it. Projects come and go with
     these fixes, so the records drawn after them (in creation order) are drawn anew."""
     plan, clock, team = ctx.plan, ctx.clock, ctx.team
     faulty = np.concatenate([chosen[s.name] for s in SCENARIOS if s.name != "excluded"])
@@ -424,11 +425,6 @@ def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen
     plan.project_at = np.where(by_hand, created, plan.project_at)
     plan.project_link_at = np.where(by_hand, created, plan.project_link_at)
     plan.project_manual = plan.project_manual | by_hand
-    plan.project_link_at = np.where(
-        plan.scenario == "unlinked",
-        earlier(plan.project_link_at, later(cleanup, plan.project_at)),
-        plan.project_link_at,
-    )
     lingering = plan.scenario == "premature_never_eligible"
     plan.project_cancelled_at = np.where(
         lingering, earlier(plan.project_cancelled_at, later(cleanup, plan.project_at)), plan.project_cancelled_at
