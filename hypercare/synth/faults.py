@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from hypercare.synth.clock import HOUR, MINUTE, NEVER, Clock, earlier, later
 from hypercare.synth.model import (
@@ -406,8 +407,8 @@ def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen
     draws of the deals that keep their fault never depend on the team. The faults still
     open are then put right at the cleanup instant: the missing project is created by
     hand, the duplicate and the project started for a deal that never became eligible
-    cancelled, the paused handoff resumed. Unlinked projects keep their own linking: a
-    link added later rewrites the trace the monitor holds for the days before it. Projects come and go with
+    cancelled, the paused handoff resumed. Unlinked projects are linked once their
+    kickoff is known (`link_unlinked_projects`). Projects come and go with
     these fixes, so the records drawn after them (in creation order) are drawn anew."""
     plan, clock, team = ctx.plan, ctx.clock, ctx.team
     faulty = np.concatenate([chosen[s.name] for s in SCENARIOS if s.name != "excluded"])
@@ -447,3 +448,17 @@ def _without(batch: ProjectBatch, deals: np.ndarray) -> ProjectBatch:
         link_at=batch.link_at[keep],
         cancelled_at=batch.cancelled_at[keep],
     )
+
+
+def link_unlinked_projects(
+    projects: pl.DataFrame, deals: pl.DataFrame, team: TeamPlan, clock: Clock, seed: int
+) -> pl.DataFrame:
+    """The team links the projects created without their deal at the trigger's cleanup
+    instant, where that comes before the kickoff is held: a link added after the kickoff
+    would rewrite the journey the monitor already judged complete or not."""
+    cleanup = team.cleanup("trigger", clock, seed, "links", len(projects))
+    unlinked = deals["scenario"].gather(projects["deal"]).to_numpy() == "unlinked"
+    created, link_at = projects["created_at"].to_numpy(), projects["link_at"].to_numpy()
+    linked = later(cleanup, created)
+    in_time = unlinked & (linked < earlier(link_at, projects["kickoff_completed_at"].to_numpy()))
+    return projects.with_columns(link_at=pl.Series(np.where(in_time, linked, link_at)))

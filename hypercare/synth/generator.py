@@ -21,7 +21,7 @@ from hypercare.exports import Manifest
 from hypercare.ruleset import RuleSet
 from hypercare.synth.children import build_children, enrich_projects
 from hypercare.synth.clock import Clock
-from hypercare.synth.faults import FaultContext, apply_trigger_faults
+from hypercare.synth.faults import FaultContext, apply_trigger_faults, link_unlinked_projects
 from hypercare.synth.model import IN_FLIGHT_DAYS, World, base_deals, build_projects, deals_frame, stream
 from hypercare.synth.people import people_tables, retime_projects
 from hypercare.synth.response import DEMO_RESPONSE, NO_TEAM, ReviewResponse, TeamPlan, rank_areas
@@ -110,6 +110,7 @@ def build_world(
     deals = deals_frame(plan, clock)
     projects = enrich_projects(seed, build_projects(stream(seed, "projects"), plan, clock), deals, clock)
     projects = retime_projects(seed, projects, deals, clock, team)
+    projects = link_unlinked_projects(projects, deals, team, clock, seed)
     tables = build_children(seed, projects, deals, clock)
     projects, tables = people_tables(seed, projects, deals, tables, clock, team)
     tables = apply_system_faults(seed, projects, deals, tables, clock, context.start_idx, context.last_idx, team)
