@@ -24,7 +24,7 @@ from hypercare.synth.clock import Clock
 from hypercare.synth.faults import FaultContext, apply_trigger_faults, link_unlinked_projects
 from hypercare.synth.model import IN_FLIGHT_DAYS, World, base_deals, build_projects, deals_frame, stream
 from hypercare.synth.people import people_tables, retime_projects
-from hypercare.synth.response import DEMO_RESPONSE, NO_TEAM, ReviewResponse, TeamPlan, rank_areas
+from hypercare.synth.response import NO_TEAM, ReviewResponse, TeamPlan, rank_areas
 from hypercare.synth.snapshots import ENTITIES, snapshot, to_text, write_text
 from hypercare.synth.systems import SYSTEM_STATES, apply_system_faults
 from hypercare.synth.truth import TRUTH_COLUMNS, SnapshotView, empty_truth, truth_for
@@ -173,12 +173,12 @@ def generate(
     ruleset: RuleSet,
     fmt: str = "csv",
     only_last: bool = False,
-    response: ReviewResponse | None = DEMO_RESPONSE,
+    response: ReviewResponse | None = None,
 ) -> GenerateReport:
     """Write `days` daily snapshots from `start` (or only the last) and their ground truth.
 
-    `response` is how the team answers the reviews of the scorecard cadence (None: the
-    fault rates stay at their baseline all month)."""
+    `response` is how the team answers the reviews of the scorecard cadence (the demo's
+    is `DEMO_RESPONSE`); None keeps every fault rate at its baseline all month."""
     if days < 1 or customers < 1:
         raise ValueError("days and customers must be at least 1")
     if fmt not in ("csv", "parquet"):
