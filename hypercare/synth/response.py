@@ -8,10 +8,12 @@ grows, and one area that nobody is watching starts failing more (the regression)
 
 The generator models this from its own ground truth, never from a monitor's store: before
 each review it builds the month with the fixes decided so far, takes that review day's
-truth and ranks it as the scorecard ranks fixes (worst severity weight x findings, per
-rule). The areas of the top fixes not yet being worked are named. Areas draw their faults
-from independent streams, so an area not yet named has the same findings in that month
-as in the final one: the ranking is what the review would have shown.
+truth and ranks it as the scorecard ranks fixes, simplified to worst severity weight x
+findings per rule (the scorecard also weighs the oldest age and the ARR at risk). The
+areas of the top fixes not yet being worked are named. Areas draw their faults from
+independent streams and a fix changes nothing before its review, so that day's truth is
+what the review would have shown, up to one approximation: a trigger fix adds and
+removes projects, which re-draws the records created after them.
 
 `TeamPlan` is what the loop decided; fault injectors ask it for each row's fault
 intensity (1 = the baseline rate) and cleanup instant (`NEVER` while nobody works the area).
