@@ -92,7 +92,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_generate(args) -> int:
     from hypercare.ruleset import load_ruleset
-    from hypercare.synth import generate
+    from hypercare.synth import DEMO_RESPONSE, generate
 
     report = generate(
         args.out,
@@ -103,6 +103,7 @@ def cmd_generate(args) -> int:
         ruleset=load_ruleset(args.rules),
         fmt=args.format,
         only_last=args.only_last,
+        response=DEMO_RESPONSE if args.team else None,
     )
     print(report.summary())
     return 0
@@ -381,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--only-last", action="store_true", help="write only the final day's snapshot")
+    p.add_argument("--team", action="store_true", help="the team answers the reviews, as in the demo month")
     p.add_argument("--rules", type=Path)
     p.set_defaults(func=cmd_generate)
 

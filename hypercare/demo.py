@@ -54,13 +54,15 @@ def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed
     from hypercare.evaluate import evaluate_day
     from hypercare.loader import load_snapshot
     from hypercare.ruleset import load_ruleset
-    from hypercare.synth import generate
+    from hypercare.synth import DEMO_RESPONSE, generate
 
     ruleset = load_ruleset()
     source = workdir or db.hypercare_home() / "demo" / f"{start}-{days}d-{customers}c-seed{seed}"
     began = time.perf_counter()
     print(f"Hypercare demo: {customers} customers, {days} days from {start}, rules {ruleset.version}")
-    report = generate(source, start=start, days=days, customers=customers, seed=seed, ruleset=ruleset)
+    report = generate(
+        source, start=start, days=days, customers=customers, seed=seed, ruleset=ruleset, response=DEMO_RESPONSE
+    )
     print(f"generated {source} in {time.perf_counter() - began:.1f}s")
     print(report.summary())
     if db_url is None:

@@ -11,7 +11,7 @@ from hypercare.demo import truth_agreement
 from hypercare.evaluate import evaluate_day
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
-from hypercare.synth import generate
+from hypercare.synth import DEMO_RESPONSE, generate
 
 START = dt.date(2026, 11, 2)
 DAYS = 30
@@ -21,7 +21,7 @@ RULES = load_ruleset()
 @pytest.fixture(scope="module")
 def month(tmp_path_factory):
     out = tmp_path_factory.mktemp("month")
-    generate(out, start=START, days=DAYS, customers=400, seed=7, ruleset=RULES)
+    generate(out, start=START, days=DAYS, customers=400, seed=7, ruleset=RULES, response=DEMO_RESPONSE)
     return out
 
 

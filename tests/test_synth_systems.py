@@ -33,7 +33,8 @@ def ruleset() -> RuleSet:
 
 @pytest.fixture(scope="module")
 def truth(tmp_path_factory, ruleset) -> pl.DataFrame:
-    """The default month: seed 7, 400 customers, 30 days from go-live."""
+    """The default month (seed 7, 400 customers, 30 days from go-live): nobody answers the
+    reviews, so every fault keeps its baseline rate and each severity shows."""
     out = tmp_path_factory.mktemp("systems-month")
     generate(out, START, 30, 400, 7, ruleset)
     return pl.read_csv(out / TRUTH_FILE, try_parse_dates=True)

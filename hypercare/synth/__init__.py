@@ -7,5 +7,6 @@ demos compare the monitor's findings with it.
 """
 
 from hypercare.synth.generator import TRUTH_FILE, GenerateReport, build_world, generate
+from hypercare.synth.response import DEMO_RESPONSE
 
-__all__ = ["TRUTH_FILE", "GenerateReport", "build_world", "generate"]
+__all__ = ["DEMO_RESPONSE", "TRUTH_FILE", "GenerateReport", "build_world", "generate"]

@@ -9,12 +9,14 @@ here knows what the ground truth will say, which is the oracle's job.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
-from hypercare.synth.clock import HOUR, MINUTE, NEVER, Clock, later
+from hypercare.synth.clock import HOUR, MINUTE, NEVER, Clock, earlier, later
 from hypercare.synth.model import (
     EXCLUDED_REASONS,
     PAUSED_REASONS,
@@ -23,8 +25,10 @@ from hypercare.synth.model import (
     DealPlan,
     ProjectBatch,
     automation_lag,
+    stream,
     uniform_seconds,
 )
+from hypercare.synth.response import NO_TEAM, TeamPlan
 
 DAY = 86_400
 
@@ -36,6 +40,8 @@ class FaultContext:
     rng: np.random.Generator
     start_idx: int
     last_idx: int
+    team: TeamPlan = NO_TEAM
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -376,10 +382,83 @@ def inject_orphan_projects(ctx: FaultContext) -> None:
 
 
 def apply_trigger_faults(ctx: FaultContext) -> dict[str, np.ndarray]:
-    """Run every trigger-area injector; returns the deals each scenario took."""
+    """Run every trigger-area injector, then the team's answer; returns the deals each
+    scenario took (before the team put some of them back on the clean path)."""
+    clean = _timelines(ctx.plan)
     chosen = assign_scenarios(ctx)
     for scenario in SCENARIOS:
         scenario.inject(ctx, chosen[scenario.name])
     inject_manual_weeks(ctx)
     inject_orphan_projects(ctx)
+    answer_trigger_fixes(ctx, clean, chosen)
     return chosen
+
+
+def _timelines(plan: DealPlan) -> dict[str, np.ndarray]:
+    return {f.name: getattr(plan, f.name).copy() for f in dataclasses.fields(plan) if f.name != "extra_projects"}
+
+
+def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen: dict[str, np.ndarray]) -> None:
+    """The team's work on the trigger (see `response.py`).
+
+    Each faulty deal keeps its scenario with the fault intensity at the first instant it
+    shows on either path (so no event before the fix is undone); the others take the clean
+    timeline the automation would have given them. Every deal is injected first, so the
+    draws of the deals that keep their fault never depend on the team. The faults still
+    open are then put right at the cleanup instant: the missing project is created by
+    hand, the duplicate and the project started for a deal that never became eligible
+    cancelled, the paused handoff resumed. Unlinked projects are linked once their
+    kickoff is known (`link_unlinked_projects`). Projects come and go with
+    these fixes, so the records drawn after them (in creation order) are drawn anew."""
+    plan, clock, team = ctx.plan, ctx.clock, ctx.team
+    faulty = np.concatenate([chosen[s.name] for s in SCENARIOS if s.name != "excluded"])
+    keep = stream(ctx.seed, "response", "trigger").random(plan.n)[faulty]
+    first_seen = earlier(plan.visible_at(), clean["closed_won_at"], clean["signed_at"], clean["project_at"])
+    restored = faulty[keep >= team.intensity("trigger", clock, first_seen[faulty])]
+    for name, values in clean.items():
+        getattr(plan, name)[restored] = values[restored]
+    plan.extra_projects = [_without(batch, restored) for batch in plan.extra_projects]
+
+    cleanup = team.cleanup("trigger", clock, ctx.seed, "deals", plan.n)
+    eligible = plan.eligible_since()
+    by_hand = (plan.scenario == "missed_never") & (eligible < NEVER) & (cleanup < NEVER)
+    created = later(cleanup, clock.add_business_days(eligible, 1.2))
+    plan.project_at = np.where(by_hand, created, plan.project_at)
+    plan.project_link_at = np.where(by_hand, created, plan.project_link_at)
+    plan.project_manual = plan.project_manual | by_hand
+    lingering = plan.scenario == "premature_never_eligible"
+    plan.project_cancelled_at = np.where(
+        lingering, earlier(plan.project_cancelled_at, later(cleanup, plan.project_at)), plan.project_cancelled_at
+    )
+    paused = (plan.scenario == "paused") & (plan.paused_at < NEVER)
+    plan.resumed_at = np.where(paused, earlier(plan.resumed_at, later(cleanup, plan.paused_at)), plan.resumed_at)
+    for batch in plan.extra_projects:
+        duplicate = (plan.scenario[batch.deal] == "duplicate") & (plan.project_cancelled_at[batch.deal] >= NEVER)
+        batch.cancelled_at[:] = np.where(
+            duplicate, earlier(batch.cancelled_at, later(cleanup[batch.deal], batch.created_at)), batch.cancelled_at
+        )
+
+
+def _without(batch: ProjectBatch, deals: np.ndarray) -> ProjectBatch:
+    keep = ~np.isin(batch.deal, deals)
+    return ProjectBatch(
+        deal=batch.deal[keep],
+        created_at=batch.created_at[keep],
+        manual=batch.manual[keep],
+        link_at=batch.link_at[keep],
+        cancelled_at=batch.cancelled_at[keep],
+    )
+
+
+def link_unlinked_projects(
+    projects: pl.DataFrame, deals: pl.DataFrame, team: TeamPlan, clock: Clock, seed: int
+) -> pl.DataFrame:
+    """The team links the projects created without their deal at the trigger's cleanup
+    instant, where that comes before the kickoff is held: a link added after the kickoff
+    would rewrite the journey the monitor already judged complete or not."""
+    cleanup = team.cleanup("trigger", clock, seed, "links", len(projects))
+    unlinked = deals["scenario"].gather(projects["deal"]).to_numpy() == "unlinked"
+    created, link_at = projects["created_at"].to_numpy(), projects["link_at"].to_numpy()
+    linked = later(cleanup, created)
+    in_time = unlinked & (linked < earlier(link_at, projects["kickoff_completed_at"].to_numpy()))
+    return projects.with_columns(link_at=pl.Series(np.where(in_time, linked, link_at)))

@@ -33,6 +33,7 @@ from hypercare.synth.model import (
     uniform_seconds,
     where_text,
 )
+from hypercare.synth.response import NO_TEAM, TeamPlan
 
 DAY = 86_400
 # Default SLAs by segment code (enterprise, mid_market, smb), in business days.
@@ -162,6 +163,31 @@ def _rows_mix(rng: np.random.Generator, table: np.ndarray) -> np.ndarray:
     return np.minimum((rng.random(len(table))[:, None] > cumulative).sum(axis=1), table.shape[1] - 1)
 
 
+def _team_rows(table: np.ndarray, intensity: np.ndarray) -> np.ndarray:
+    """Per-row probabilities whose faulty kinds (all but the first) shrink with each row's
+    intensity; the first, healthy kind takes what they give up."""
+    scaled = np.array(table, dtype=np.float64)
+    scaled[:, 1:] *= np.minimum(intensity, 1.0)[:, None]
+    scaled[:, 0] = 1.0 - scaled[:, 1:].sum(axis=1)
+    return scaled
+
+
+def _team_mix(rng: np.random.Generator, shares: tuple[float, ...], intensity: np.ndarray) -> np.ndarray:
+    """`_mix` whose faulty kinds (all but the first) shrink with each row's intensity."""
+    p = np.asarray(shares, dtype=np.float64) / sum(shares)
+    return _rows_mix(rng, _team_rows(np.broadcast_to(p, (len(intensity), len(p))), intensity))
+
+
+def _taken(rng: np.random.Generator, share: float, intensity: np.ndarray) -> np.ndarray:
+    """A good habit kept at `share`, by more rows as the team works the area."""
+    return rng.random(len(intensity)) < 1.0 - (1.0 - share) * np.minimum(intensity, 1.0)
+
+
+def _by_cleanup(at: np.ndarray, cleanup: np.ndarray, soonest: np.ndarray) -> np.ndarray:
+    """`at`, or the team's cleanup instant when that comes first (never before `soonest`)."""
+    return earlier(at, later(cleanup, soonest))
+
+
 def _has(mask: np.ndarray, vocabulary: tuple[str, ...], name: str) -> np.ndarray:
     return (mask >> vocabulary.index(name) & 1).astype(bool)
 
@@ -203,8 +229,13 @@ def sla_segment(projects: pl.DataFrame, deals: pl.DataFrame) -> np.ndarray:
 
 
 # -- the project: handoff answer, owners, kickoff, milestones ----------------------------
-def retime_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
-    """Re-time the people columns of every project before the child tables are built."""
+def retime_projects(
+    seed: int, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock, team: TeamPlan = NO_TEAM
+) -> pl.DataFrame:
+    """Re-time the people columns of every project before the child tables are built.
+
+    Where the team works handoffs or ownership, projects created later get fewer late
+    answers, owners and kickoffs, and owners and tasks still missing are put in place."""
     rng = stream(seed, "people", "projects")
     n = len(projects)
     deal = projects["deal"].to_numpy()
@@ -212,13 +243,17 @@ def retime_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, cloc
     segment = sla_segment(projects, deals)
     eligible = eligible_since(deals)[deal]
     sla_start = np.where(deals["in_crm"].to_numpy()[deal] & (eligible < NEVER), eligible, created)
+    handoff = team.intensity("handoff", clock, created)
+    owning = team.intensity("ownership", clock, created)
+    cleanup = team.cleanup("ownership", clock, seed, "projects", n)
+    soonest = created + MINUTE
 
-    submitted, accepted, rejected = _handoff_answer(rng, clock, projects)
-    owner_at = _owner(rng, clock, created, earlier(created, sla_start))
-    csm_at = _role(rng, clock, created, np.ones(n, dtype=bool))
-    task_at = _kickoff_task(rng, clock, created)
-    kickoff = _kickoff(rng, clock, created, sla_start, segment, later(owner_at, task_at))
-    targets, done = _milestone_plan(rng, clock, created, sla_start, segment, kickoff["kickoff_completed_at"])
+    submitted, accepted, rejected = _handoff_answer(rng, clock, projects, handoff)
+    owner_at = _by_cleanup(_owner(rng, clock, created, earlier(created, sla_start), owning), cleanup, soonest)
+    csm_at = _by_cleanup(_role(rng, clock, created, np.ones(n, dtype=bool), owning), cleanup, soonest)
+    task_at = _by_cleanup(_kickoff_task(rng, clock, created, owning), cleanup, soonest)
+    kickoff = _kickoff(rng, clock, created, sla_start, segment, later(owner_at, task_at), owning)
+    targets, done = _milestone_plan(rng, clock, created, sla_start, segment, kickoff["kickoff_completed_at"], team)
     return projects.with_columns(
         handoff_submitted_at=submitted,
         handoff_accepted_at=accepted,
@@ -234,7 +269,7 @@ def retime_projects(seed: int, projects: pl.DataFrame, deals: pl.DataFrame, cloc
 
 
 def _handoff_answer(
-    rng: np.random.Generator, clock: Clock, projects: pl.DataFrame
+    rng: np.random.Generator, clock: Clock, projects: pl.DataFrame, intensity: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Onboarding accepts or rejects the packet: quickly, around one business day after
     submission, slowly, or it sits for weeks. Some hand-made projects never get a packet."""
@@ -242,7 +277,7 @@ def _handoff_answer(
     created = projects["created_at"].to_numpy()
     no_packet = projects["manual"].to_numpy() & (rng.random(n) < 0.3)
     submitted = np.where(no_packet, NEVER, projects["handoff_submitted_at"].to_numpy())
-    kind = _mix(rng, n, ANSWER_MIX)
+    kind = _team_mix(rng, ANSWER_MIX, intensity)
     answer = np.choose(
         kind,
         [
@@ -257,11 +292,13 @@ def _handoff_answer(
     return submitted, np.where(rejected, NEVER, answer), np.where(rejected, answer, NEVER)
 
 
-def _owner(rng: np.random.Generator, clock: Clock, created: np.ndarray, start: np.ndarray) -> np.ndarray:
+def _owner(
+    rng: np.random.Generator, clock: Clock, created: np.ndarray, start: np.ndarray, intensity: np.ndarray
+) -> np.ndarray:
     """Named owner: within hours of creation, around one business day after the clock
     start, a few business days late, or weeks late."""
     n = len(created)
-    kind = _mix(rng, n, OWNER_MIX)
+    kind = _team_mix(rng, OWNER_MIX, intensity)
     at = np.choose(
         kind,
         [
@@ -274,11 +311,13 @@ def _owner(rng: np.random.Generator, clock: Clock, created: np.ndarray, start: n
     return later(at, created + MINUTE)
 
 
-def _role(rng: np.random.Generator, clock: Clock, created: np.ndarray, needed: np.ndarray) -> np.ndarray:
+def _role(
+    rng: np.random.Generator, clock: Clock, created: np.ndarray, needed: np.ndarray, intensity: np.ndarray
+) -> np.ndarray:
     """A supporting role (csm, technical, finance): prompt, around the two-day SLA, late or
     never when needed; when not needed, sometimes assigned anyway."""
     n = len(created)
-    kind = _mix(rng, n, ROLE_MIX)
+    kind = _team_mix(rng, ROLE_MIX, intensity)
     at = np.choose(
         kind,
         [
@@ -292,11 +331,11 @@ def _role(rng: np.random.Generator, clock: Clock, created: np.ndarray, needed: n
     return np.where(needed, at, np.where(extra, clock.add_business_days(created, rng.uniform(0.1, 1.6, n)), NEVER))
 
 
-def _kickoff_task(rng: np.random.Generator, clock: Clock, created: np.ndarray) -> np.ndarray:
+def _kickoff_task(rng: np.random.Generator, clock: Clock, created: np.ndarray, intensity: np.ndarray) -> np.ndarray:
     """The automation creates the kickoff task within minutes; when it fails, someone adds
     it by hand around a day later, days later, or weeks later."""
     n = len(created)
-    kind = _mix(rng, n, TASK_MIX)
+    kind = _team_mix(rng, TASK_MIX, intensity)
     return np.choose(
         kind,
         [
@@ -315,6 +354,7 @@ def _kickoff(
     sla_start: np.ndarray,
     segment: np.ndarray,
     ready: np.ndarray,
+    intensity: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Booking and holding the kickoff, with no-shows and reschedules along the way.
 
@@ -322,11 +362,12 @@ def _kickoff(
     late. Holding: a few business days after booking, around the completion SLA, late, or
     not at all (the customer stops showing up). Between booking and the final meeting the
     customer may miss or move the meeting up to three times; each event changes the
-    planned time the export shows from then on.
+    planned time the export shows from then on. Where the team works ownership, later
+    projects book, hold and keep their kickoffs more reliably.
     """
     n = len(created)
     schedule_sla, complete_sla = SCHEDULE_SLA[segment], COMPLETE_SLA[segment]
-    kind = _mix(rng, n, SCHEDULE_MIX)
+    kind = _team_mix(rng, SCHEDULE_MIX, intensity)
     booked = np.choose(
         kind,
         [
@@ -338,7 +379,7 @@ def _kickoff(
     )
     booked = later(booked, ready + 5 * MINUTE, created + MINUTE)
 
-    kind = _mix(rng, n, KICKOFF_MIX)
+    kind = _team_mix(rng, KICKOFF_MIX, intensity)
     usual = _office_hours(rng, clock, clock.add_business_days(booked, rng.uniform(1, 0.5 * complete_sla, n)))
     length = uniform_seconds(rng, 30 * MINUTE, 75 * MINUTE, n)
     edge = clock.add_seconds(_near_day_end(rng, clock, clock.add_business_days(sla_start, complete_sla)), -length)
@@ -346,7 +387,7 @@ def _kickoff(
     meeting = later(np.choose(kind, [usual, edge, late, usual]), clock.add_business_days(booked, 0.3))
     held = kind != 3
 
-    events = rng.choice(len(CHURN_EVENTS), n, p=CHURN_EVENTS)
+    events = _team_mix(rng, CHURN_EVENTS, intensity)
     share = np.sort(rng.uniform(0.15, 0.9, (n, CHURN_SLOTS)), axis=1)
     span = np.where(meeting < NEVER, meeting - booked, 0)
     moment = booked[:, None] + (share * span[:, None]).astype(np.int64)
@@ -412,10 +453,12 @@ def _milestone_plan(
     sla_start: np.ndarray,
     segment: np.ndarray,
     kickoff_done: np.ndarray,
+    team: TeamPlan,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Targets from the template and when each milestone is reached: before its grace runs
     out, around the end of the grace, late, or not at all. Milestones are reached in order
-    and only after the kickoff, so a stalled one holds up the rest."""
+    and only after the kickoff, so a stalled one holds up the rest. Where the team works
+    customer progress, milestones due later stall less often."""
     n = len(created)
     grace = MILESTONE_GRACE[segment]
     targets = np.empty((n, len(MILESTONES)), dtype=np.int64)
@@ -424,7 +467,7 @@ def _milestone_plan(
     done[:, 0] = kickoff_done
     for k in range(1, len(MILESTONES)):
         targets[:, k] = clock.add_business_days(created, MILESTONE_TARGETS[segment, k - 1])
-        kind = _mix(rng, n, MILESTONE_MIX)
+        kind = _team_mix(rng, MILESTONE_MIX, team.intensity("customer", clock, targets[:, k]))
         reached = np.choose(
             kind,
             [
@@ -440,21 +483,32 @@ def _milestone_plan(
 
 # -- the tables that depend on the project's final shape ---------------------------------
 def people_tables(
-    seed: int, projects: pl.DataFrame, deals: pl.DataFrame, tables: dict[str, pl.DataFrame], clock: Clock
+    seed: int,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    clock: Clock,
+    team: TeamPlan = NO_TEAM,
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """Technical and finance owners (which depend on provisioning and billing), and the
     handoff packet, customer tasks and milestones of every onboarding."""
-    projects = _assign_roles(stream(seed, "people", "roles"), projects, deals, tables, clock)
+    projects = _assign_roles(stream(seed, "people", "roles"), projects, deals, tables, clock, team, seed)
     return projects, {
         **tables,
-        "handoff_fields": handoff_packets(stream(seed, "people", "handoff"), projects, deals, clock),
-        "customer_tasks": customer_work(stream(seed, "people", "tasks"), projects, deals, clock),
-        "milestones": milestone_rows(stream(seed, "people", "milestones"), projects, deals, clock),
+        "handoff_fields": handoff_packets(stream(seed, "people", "handoff"), projects, deals, clock, team, seed),
+        "customer_tasks": customer_work(stream(seed, "people", "tasks"), projects, deals, clock, team, seed),
+        "milestones": milestone_rows(stream(seed, "people", "milestones"), projects, deals, clock, team, seed),
     }
 
 
 def _assign_roles(
-    rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, tables: dict[str, pl.DataFrame], clock: Clock
+    rng: np.random.Generator,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    tables: dict[str, pl.DataFrame],
+    clock: Clock,
+    team: TeamPlan,
+    seed: int,
 ) -> pl.DataFrame:
     """A technical owner where the segment or an integration item calls for one (and for
     projects judged as the unknown segment), a finance owner where billing needs a PO or a
@@ -470,9 +524,11 @@ def _assign_roles(
     )
     billing = tables["billing_accounts"].filter(pl.col("po_required") | pl.col("tax_id_required"))
     needs_finance = projects["account_id"].is_in(billing["account_id"].implode()).to_numpy()
+    owning = team.intensity("ownership", clock, created)
+    cleanup = team.cleanup("ownership", clock, seed, "roles", len(created))
     return projects.with_columns(
-        technical_at=_role(rng, clock, created, needs_technical),
-        finance_at=_role(rng, clock, created, needs_finance),
+        technical_at=_by_cleanup(_role(rng, clock, created, needs_technical, owning), cleanup, created + MINUTE),
+        finance_at=_by_cleanup(_role(rng, clock, created, needs_finance, owning), cleanup, created + MINUTE),
     )
 
 
@@ -485,7 +541,12 @@ def _meeting_reference(projects: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, 
 
 
 def handoff_packets(
-    rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock
+    rng: np.random.Generator,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    clock: Clock,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Fifteen handoff elements per onboarding.
 
@@ -494,7 +555,8 @@ def handoff_packets(
     the kickoff, some in its last two business days, some right around it, some only after
     it (or never). Success criteria are rarely still missing at the kickoff. Optional
     elements are mostly filled. Some packets are corrected later, part of them after the
-    kickoff.
+    kickoff. Where the team works the handoff, packets sent later have fewer gaps, cleaned
+    up sooner, and the blanks still open are filled in.
     """
     p, k = len(projects), len(HANDOFF_FIELDS)
     created = projects["created_at"].to_numpy()
@@ -510,11 +572,12 @@ def handoff_packets(
     keys = np.where(required, weights + rng.gumbel(size=(p, k)), -np.inf)
     rank = np.empty((p, k), dtype=np.int64)
     np.put_along_axis(rank, np.argsort(-keys, axis=1), np.arange(k)[None, :].repeat(p, axis=0), axis=1)
-    gaps = (rng.random(p) < PACKET_GAPS) * rng.choice([1, 2, 3], p, p=[0.55, 0.3, 0.15])
+    fixing = team.intensity("handoff", clock, base)
+    gaps = (rng.random(p) < PACKET_GAPS * np.minimum(fixing, 1.0)) * rng.choice([1, 2, 3], p, p=[0.55, 0.3, 0.15])
     missing_required = required & (rank < gaps[:, None])
     missing_optional = ~required & (rng.random((p, k)) < 0.15)
     success = HANDOFF_FIELDS.index("success_criteria")
-    criteria_late = rng.random(p) < SUCCESS_CRITERIA_LATE
+    criteria_late = rng.random(p) < SUCCESS_CRITERIA_LATE * np.minimum(fixing, 1.0)
     missing_required[:, success] |= criteria_late
     cleanup = ((~has_packet)[:, None] | missing_required).ravel()
     optional_gap = (missing_optional.ravel()) & ~cleanup
@@ -522,11 +585,13 @@ def handoff_packets(
     project = np.repeat(np.arange(p), k)
     field = np.tile(np.arange(k), p)
     filled = np.repeat(submitted, k) - (rng.uniform(0, 2, p * k) * DAY).astype(np.int64)
-    kind = np.repeat(_mix(rng, p, CLEANUP_MIX), k)
+    kind = np.repeat(_team_mix(rng, CLEANUP_MIX, fixing), k)
     kind = np.where(criteria_late[project] & (field == success), 3, kind)
     cells = np.flatnonzero(cleanup)
     at = project[cells]
     filled[cells] = _cleanup(rng, clock, kind[cells], base[at], first_meeting[at], kickoff[at])
+    blanks = team.cleanup("handoff", clock, seed, "handoff_fields", p)
+    filled[cells] = _by_cleanup(filled[cells], blanks[at], base[at] + MINUTE)
     cells = np.flatnonzero(optional_gap)
     later_on = clock.add_business_days(base[project[cells]], rng.uniform(0.5, 8, len(cells)))
     filled[cells] = np.where(rng.random(len(cells)) < 0.5, later_on, NEVER)
@@ -596,7 +661,14 @@ def _correction(rng: np.random.Generator, clock: Clock, filled: np.ndarray, kick
     return later(correction, filled + 30 * MINUTE)
 
 
-def customer_work(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
+def customer_work(
+    rng: np.random.Generator,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    clock: Clock,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
+) -> pl.DataFrame:
     """Customer-side tasks: opened at creation, at booking (kickoff attendance) or at the
     kickoff, done on time, right around the due date, late, or left open.
 
@@ -604,6 +676,9 @@ def customer_work(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.Da
     quiet after a while, a few never answer; quiet customers' tasks run late far more
     often. Overdue tasks usually get a reason code a little after the due date; about a
     third never do. Most tasks of a cancelled project are archived a few days later.
+
+    Where the team works customer tasks, tasks opened later go quiet and run late less
+    often, reason codes are given, and overdue tasks are chased to completion.
     """
     deal = projects["deal"].to_numpy()
     modules = deals["modules_mask"].to_numpy()[deal]
@@ -641,8 +716,9 @@ def customer_work(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.Da
     due = np.where(attendance, clock.add_seconds(final_meeting[project], HOUR), clock.add_business_days(created, span))
 
     customer = _mix(rng, len(projects), CUSTOMER_MIX)[project]
-    engagement = _rows_mix(rng, ENGAGEMENT_BY_CUSTOMER[customer])
-    pace = _rows_mix(rng, COMPLETION_BY_ENGAGEMENT[engagement])
+    chasing = team.intensity("customer", clock, created)
+    engagement = _rows_mix(rng, _team_rows(ENGAGEMENT_BY_CUSTOMER[customer], chasing))
+    pace = _rows_mix(rng, _team_rows(COMPLETION_BY_ENGAGEMENT[engagement], chasing))
     very_late = np.where(rng.random(n) < NEVER_DONE, NEVER, clock.add_business_days(due, rng.uniform(8, 25, n)))
     completed = np.choose(
         pace,
@@ -660,7 +736,13 @@ def customer_work(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.Da
     near_silence = (engagement == 1) & (rng.random(n) < 0.25)
     completed = np.where(near_silence, _near_day_end(rng, clock, clock.add_business_days(last_reply, 5)), completed)
     completed = np.where(attendance, kickoff_done, later(completed, created + MINUTE))
-    reason_at = np.where(rng.random(n) < REASON_GIVEN, clock.add_business_days(due, rng.uniform(0.05, 2, n)), NEVER)
+    cleanup = team.cleanup("customer", clock, seed, "customer_tasks", n)
+    completed = np.where(~attendance & (pace >= 2), _by_cleanup(completed, cleanup, due + MINUTE), completed)
+    working = team.intensity("customer", clock, due)
+    reason_at = np.where(
+        _taken(rng, REASON_GIVEN, working), clock.add_business_days(due, rng.uniform(0.05, 2, n)), NEVER
+    )
+    reason_at = _by_cleanup(reason_at, cleanup, due + MINUTE)
     cancelled = projects["cancelled_at"].to_numpy()[project]
     archived = np.where(
         rng.random(n) < ARCHIVED_WITH_PROJECT, clock.add_business_days(cancelled, rng.uniform(0.5, 3, n)), NEVER
@@ -704,7 +786,14 @@ def _reasons(
     return pick(REASON_CODES, np.where(silent, REASON_CODES.index("customer_no_response"), code))
 
 
-def milestone_rows(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.DataFrame, clock: Clock) -> pl.DataFrame:
+def milestone_rows(
+    rng: np.random.Generator,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    clock: Clock,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
+) -> pl.DataFrame:
     """Five milestones per onboarding from the project's plan. Stalled ones usually get a
     reason code within the grace; a first value is sometimes recorded without evidence,
     part of which is added a few days later."""
@@ -717,12 +806,18 @@ def milestone_rows(rng: np.random.Generator, projects: pl.DataFrame, deals: pl.D
     done = np.stack([projects[f"ms_done_{m}"].to_numpy() for m in MILESTONES], axis=1).ravel()
     grace = MILESTONE_GRACE[sla_segment(projects, deals)][project]
     reason_at = np.where(
-        rng.random(n) < REASON_GIVEN, clock.add_business_days(target, rng.uniform(0, 1, n) * (grace + 1)), NEVER
+        _taken(rng, REASON_GIVEN, team.intensity("customer", clock, target)),
+        clock.add_business_days(target, rng.uniform(0, 1, n) * (grace + 1)),
+        NEVER,
     )
-    evidence_kind = _mix(rng, n, EVIDENCE_MIX)
+    cleanup = team.cleanup("customer", clock, seed, "milestones", n)
+    reason_at = _by_cleanup(reason_at, cleanup, target + MINUTE)
+    evidence_kind = _team_mix(rng, EVIDENCE_MIX, team.intensity("outcome", clock, done))
     evidence_at = np.choose(
         evidence_kind, [done, clock.add_business_days(done, rng.uniform(0.5, 5, n)), np.full(n, NEVER)]
     )
+    evidence_cleanup = team.cleanup("outcome", clock, seed, "milestones", n)
+    evidence_at = np.where(done < NEVER, _by_cleanup(evidence_at, evidence_cleanup, done + MINUTE), evidence_at)
     evidence = "usage-report-" + pl.Series(rng.integers(0, 10**6, n)).cast(pl.String).str.zfill(6)
     return pl.DataFrame(
         {

@@ -24,6 +24,7 @@ import polars as pl
 from hypercare.synth.children import AI_KINDS, HANDOFF_FIELDS, ITEM_DUE_BUSINESS_DAYS, ITEM_TYPES
 from hypercare.synth.clock import HOUR, MINUTE, NEVER, Clock, earlier, later
 from hypercare.synth.model import PACKAGES, SEGMENTS, people, pick, stream
+from hypercare.synth.response import NO_TEAM, TeamPlan
 from hypercare.synth.snapshots import OFFSET, happened, instant, project_status, shown_if
 
 DAY = 86_400
@@ -49,27 +50,104 @@ ITEM_ERRORS = ("upstream timeout", "SCIM 401 unauthorized", "quota exceeded", "c
 
 
 class Draws:
-    """Random draws for one table of `n` rows, aimed with the business clock."""
+    """Random draws for one table of `n` rows, aimed with the business clock.
 
-    def __init__(self, rng: np.random.Generator, clock: Clock, n: int):
+    `intensity` scales each row's fault rates (the team's response, see `response.py`)
+    by the instant the row came to be, `rate_at` gives it for another instant (a fault that
+    shows at the kickoff), and `cleanup` is when the team puts a row's open fault right.
+    Every draw takes the same random numbers whatever they are, so a response never
+    reshuffles other rows.
+    """
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        clock: Clock,
+        n: int,
+        intensity: np.ndarray | None = None,
+        cleanup: np.ndarray | None = None,
+        rate_at: Callable[[np.ndarray], np.ndarray] | None = None,
+    ):
         self.rng, self.clock, self.n = rng, clock, n
+        self.intensity = np.ones(n) if intensity is None else intensity
+        self.cleanup = np.full(n, NEVER) if cleanup is None else cleanup
+        self.rate_at = rate_at or (lambda ts: np.ones(len(ts)))
 
     def share(self, p: float) -> np.ndarray:
         return self.rng.random(self.n) < p
 
+    def fault(self, p: float) -> np.ndarray:
+        """A fault drawn at rate `p`, scaled by the row's intensity."""
+        return self.rng.random(self.n) < p * self.intensity
+
     def roll(self) -> np.ndarray:
         return self.rng.random(self.n)
+
+    def fault_roll(self, at: np.ndarray | None = None) -> np.ndarray:
+        """A roll whose low end (below a fault's threshold) shrinks with the row's intensity
+        (at the instant `at` when given: when the fault would show)."""
+        intensity = self.intensity if at is None else self.rate_at(at)
+        return self.rng.random(self.n) / np.maximum(intensity, 1e-9)
+
+    def healthy_roll(self) -> np.ndarray:
+        """A roll whose high end (above the healthy threshold) shrinks with the row's intensity."""
+        return 1.0 - (1.0 - self.rng.random(self.n)) / np.maximum(self.intensity, 1e-9)
 
     def bdays(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
         """An instant `low`..`high` business days after each of `ts` (NEVER stays NEVER)."""
         return self.clock.add_business_days(ts, self.rng.uniform(low, high, self.n))
 
+    def soon(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
+        """`bdays`, the wait shrinking with the intensity at `ts`: once the team has made a
+        step part of the process, it happens with the event that needs it."""
+        wait = self.rng.uniform(low, high, self.n) * np.minimum(self.rate_at(ts), 1.0)
+        return self.clock.add_business_days(ts, wait)
+
+    def kind(self, shares: tuple[float, ...]) -> np.ndarray:
+        """One of `len(shares)` outcomes per row; the faulty ones (all but the first) shrink
+        with the row's intensity and the first takes what they give up."""
+        p = np.asarray(shares, dtype=np.float64) / sum(shares)
+        faulty = np.minimum(self.intensity, 1.0)[:, None] * p[None, 1:]
+        cumulative = np.cumsum(np.column_stack([1.0 - faulty.sum(axis=1), faulty]), axis=1)
+        return np.minimum((self.rng.random(self.n)[:, None] > cumulative).sum(axis=1), len(p) - 1)
+
     def seconds(self, ts: np.ndarray, low: float, high: float) -> np.ndarray:
         return self.clock.add_seconds(ts, self.rng.uniform(low, high, self.n).astype(np.int64))
 
     def maybe(self, p: float, when: np.ndarray) -> np.ndarray:
-        """`when` for a share `p` of rows, NEVER for the rest (a fix that may never come)."""
-        return np.where(self.share(p), when, NEVER)
+        """`when` for a share `p` of rows, NEVER for the rest (a fix that may never come).
+
+        Where the team works the area the fix comes for more rows (as many more as the
+        fault rate fell), and one that would never come comes at the cleanup instant."""
+        certain = 1.0 - (1.0 - p) * np.minimum(self.intensity, 1.0)
+        fixed = np.where(self.rng.random(self.n) < certain, when, NEVER)
+        return np.where((fixed >= NEVER) & (when < NEVER), later(when, self.cleanup), fixed)
+
+    def remedy(self, p: float) -> np.ndarray:
+        """A safeguard (a review, an approval) taken at rate `p`, more often where the
+        team works the area."""
+        return self.rng.random(self.n) < 1.0 - (1.0 - p) * np.minimum(self.intensity, 1.0)
+
+    def put_right(self, since: np.ndarray) -> np.ndarray:
+        """When the team puts a fault that started at `since` right: NEVER while nobody works
+        the area, else at the cleanup instant and a little after `since` at the earliest."""
+        soonest = self.bdays(since, 0.2, 2)
+        return np.where(self.cleanup < NEVER, later(self.cleanup, soonest), NEVER)
+
+
+def team_draws(
+    rng: np.random.Generator, clock: Clock, created: np.ndarray, team: TeamPlan, area: str, seed: int, table: str
+) -> Draws:
+    """Draws for a table whose rows came to be at `created`, answering the team's work on `area`."""
+    n = len(created)
+    return Draws(
+        rng,
+        clock,
+        n,
+        team.intensity(area, clock, created),
+        team.cleanup(area, clock, seed, table, n),
+        lambda ts: team.intensity(area, clock, ts),
+    )
 
 
 def _np(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -98,29 +176,29 @@ def billing_faults(d: Draws, billing: pl.DataFrame) -> pl.DataFrame:
     that are missing or rejected, late POs, plan or seat counts that disagree with the
     deal, and changes by customers, automation or AI that nobody reviewed."""
     created, n, rng = _np(billing, "created_at"), d.n, d.rng
-    bill_to_at = np.where(d.share(0.05), d.maybe(0.75, d.bdays(created, 0.5, 10)), created)
+    bill_to_at = np.where(d.fault(0.05), d.maybe(0.75, d.bdays(created, 0.5, 10)), created)
 
-    address_gap = np.where(d.share(0.02), rng.integers(0, 3, n), -1)
+    address_gap = np.where(d.fault(0.02), rng.integers(0, 3, n), -1)
     address_fixed_at = np.where(address_gap >= 0, d.maybe(0.6, d.bdays(created, 0.5, 8)), created)
-    validated_at = np.where(d.share(0.035), d.maybe(0.8, d.bdays(created, 0.3, 6)), created)
+    validated_at = np.where(d.fault(0.035), d.maybe(0.8, d.bdays(created, 0.3, 6)), created)
     validated_at = np.where(address_gap >= 0, later(validated_at, d.bdays(address_fixed_at, 0.05, 1)), validated_at)
 
-    roll = d.roll()
-    tax_submitted_at = np.select([roll < 0.85, roll < 0.97], [created, d.bdays(created, 0.5, 6)], NEVER)
-    rejected = d.share(0.06) & (tax_submitted_at < NEVER)
+    roll = d.healthy_roll()
+    tax_submitted_at = np.select([roll < 0.85, roll < 0.97], [created, d.bdays(created, 0.5, 6)], d.put_right(created))
+    rejected = d.fault(0.06) & (tax_submitted_at < NEVER)
     tax_invalid_at = np.where(rejected, d.bdays(tax_submitted_at, 0.3, 2), NEVER)
     tax_resubmitted_at = np.where(rejected, d.maybe(0.7, d.bdays(tax_invalid_at, 0.5, 5)), NEVER)
     tax_verified_at = d.maybe(0.9, d.bdays(np.where(rejected, tax_resubmitted_at, tax_submitted_at), 0.3, 4))
 
     po_required = _np(billing, "po_required")
-    roll = d.roll()
+    roll = d.healthy_roll()
     po_at = np.where(
         po_required,
-        np.select([roll < 0.8, roll < 0.92], [d.bdays(created, 0.2, 3), d.bdays(created, 3, 12)], NEVER),
+        np.select([roll < 0.8, roll < 0.92], [d.bdays(created, 0.2, 3), d.bdays(created, 3, 12)], d.put_right(created)),
         NEVER,
     )
 
-    roll = d.roll()
+    roll = d.fault_roll()
     plan_conflict, seat_conflict = roll < 0.03, (roll >= 0.03) & (roll < 0.05)
     cosmetic = (roll >= 0.05) & (roll < 0.08)
     terms_fixed_at = np.where(plan_conflict | seat_conflict, d.maybe(0.65, d.bdays(created, 0.5, 8)), created)
@@ -136,7 +214,7 @@ def billing_faults(d: Draws, billing: pl.DataFrame) -> pl.DataFrame:
     sources = ("customer", "automation", "ai", "revops", "finance")
     change_source = np.where(change, rng.choice(5, n, p=[0.35, 0.3, 0.15, 0.12, 0.08]), -1)
     change_at = np.where(change, d.bdays(created, 0.5, 12), NEVER)
-    change_reviewed_at = np.where(change, d.maybe(0.65, d.bdays(change_at, 0.2, 4)), NEVER)
+    change_reviewed_at = np.where(change, d.maybe(0.65, d.soon(change_at, 0.2, 4)), NEVER)
     source = pl.Series(change_source)
     change_by = (
         pl.when(source == 0)
@@ -269,26 +347,26 @@ def provisioning_faults(
     created, started = _np(items, "created_at"), _np(items, "started_at")
     due_days = np.array(ITEM_DUE_BUSINESS_DAYS)[kind]
 
-    roll = d.roll()
+    roll = d.healthy_roll()
     on_time = clock.add_business_days(started, rng.uniform(0.1, 0.95, n) * due_days)
     due = _np(items, "due_at")
     slow, stalled = d.bdays(due, 0.2, 5), d.bdays(due, 5, 15)
-    done = np.select([roll < 0.945, roll < 0.985, roll < 0.995], [on_time, slow, stalled], NEVER)
+    done = np.select([roll < 0.945, roll < 0.985, roll < 0.995], [on_time, slow, stalled], d.put_right(due))
 
-    fails = d.share(0.025)
+    fails = d.fault(0.025)
     fail_at = np.where(fails, d.bdays(started, 0.1, 2), NEVER)
     fail_attempts = rng.choice([1, 2, 3], n, p=[0.45, 0.35, 0.2])
     retry_at = np.where(fails, d.maybe(0.75, d.bdays(fail_at, 0.1, 2)), NEVER)
-    recovered = (retry_at < NEVER) & d.share(0.75)
-    done = np.where(fails, np.where(recovered, d.bdays(retry_at, 0.1, 2), NEVER), done)
+    recovered = (retry_at < NEVER) & d.remedy(0.75)
+    done = np.where(fails, np.where(recovered, d.bdays(retry_at, 0.1, 2), d.put_right(fail_at)), done)
 
-    blocked = ~fails & d.share(0.03)
+    blocked = ~fails & d.fault(0.03)
     blocked_at = np.where(blocked, d.bdays(started, 0.1, 1), NEVER)
     unblocked_at = np.where(blocked, d.maybe(0.6, d.bdays(blocked_at, 1, 6)), NEVER)
     done = np.where(blocked, d.bdays(unblocked_at, 0.2, 2), done)
     steady = ~fails & ~blocked
 
-    roll = d.roll()
+    roll = d.fault_roll(at=kickoff)
     workspace = steady & (kind == ITEM_TYPES.index("workspace")) & (kickoff < NEVER)
     ready_for_kickoff = earlier(done, d.bdays(kickoff, -1.5, -0.1))
     after_kickoff = d.maybe(0.75, d.bdays(kickoff, 0.05, 4))
@@ -299,7 +377,7 @@ def provisioning_faults(
         done,
     )
 
-    roll = d.roll()
+    roll = d.fault_roll(at=kickoff)
     identity = steady & (kind == ITEM_TYPES.index("identity")) & (kickoff < NEVER)
     around_five = d.bdays(kickoff, 4.7, 5.3)
     exactly_five = clock.add_business_days(kickoff, 5.0)
@@ -310,25 +388,27 @@ def provisioning_faults(
         done,
     )
 
-    roll = d.roll()
+    roll = d.fault_roll(at=launch_done)
     support = steady & (kind == ITEM_TYPES.index("support_handoff")) & (launch_done < NEVER)
     done = np.where(support & (roll < 0.12), d.maybe(0.65, d.bdays(launch_done, 0.2, 6)), done)
     done = np.where(done < NEVER, later(done, started + MINUTE), done)
 
     integration = kind == ITEM_TYPES.index("integration")
-    customer_owner_at = np.where(integration & d.share(0.15), d.maybe(0.7, d.bdays(created, 0.5, 8)), created)
-    internal_owner_at = np.where(integration & d.share(0.06), d.maybe(0.7, d.bdays(created, 0.5, 5)), created)
+    customer_owner_at = np.where(integration & d.fault(0.15), d.maybe(0.7, d.bdays(created, 0.5, 8)), created)
+    internal_owner_at = np.where(integration & d.fault(0.06), d.maybe(0.7, d.bdays(created, 0.5, 5)), created)
 
     entitlement = kind == ITEM_TYPES.index("entitlement")
-    mismatch = entitlement & d.share(0.05)
+    mismatch = entitlement & d.fault(0.05)
     wrong = pick(
         PACKAGES, np.where(mismatch, _other(_codes(items["expected_value"], PACKAGES), len(PACKAGES), rng), -1)
     )
     mismatch_fixed_at = np.where(mismatch, d.maybe(0.65, d.bdays(started, 0.5, 6)), created)
 
-    override_at = np.where(d.share(0.025), d.bdays(started, 0.1, 2), NEVER)
-    roll = d.roll()
-    approved_at = np.select([roll < 0.55, roll < 0.85], [override_at, d.bdays(override_at, 0.3, 4)], NEVER)
+    override_at = np.where(d.fault(0.025), d.bdays(started, 0.1, 2), NEVER)
+    roll = d.healthy_roll()
+    approved_at = np.select(
+        [roll < 0.55, roll < 0.85], [override_at, d.bdays(override_at, 0.3, 4)], d.put_right(override_at)
+    )
 
     return items.drop("done_at", "failed_at", "attempts_final", "manual_override", "last_error").with_columns(
         customer_owner=pl.when(pl.Series(integration))
@@ -456,12 +536,15 @@ def ai_faults(
     projects: pl.DataFrame,
     deals: pl.DataFrame,
     rng_extra: np.random.Generator,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Low-confidence outputs applied without review (and some right at the gate),
     extractions and classifications that contradict the deal, commitments without
     evidence, customer emails sent unread, sensitive changes applied without approval and
     sensitive reads with no logged scope. Reviews, approvals and late logging put some of
-    them right over the following days."""
+    them right over the following days; once the team works the AI gates, outputs applied
+    below the gate are routed to human review."""
     keep = (
         "suggestion_id",
         "onboarding_id",
@@ -478,7 +561,7 @@ def ai_faults(
     extra = _extra_suggestions(rng_extra, clock, projects, len(suggestions) + 1)
     table = pl.concat([suggestions.select(keep), extra.select(keep)], how="vertical_relaxed")
     table = _deal_context(table, projects, deals)
-    d = Draws(rng, clock, len(table))
+    d = team_draws(rng, clock, _np(table, "created_at"), team, "ai", seed, "ai_suggestions")
     n = d.n
     kind = _codes(table["kind"], ALL_AI_KINDS)
     created = _np(table, "created_at")
@@ -505,7 +588,7 @@ def ai_faults(
         .when(pl.Series(package_kind & (rng.random(n) < 0.5)))
         .then(pl.lit("package"))
     )
-    conflict = (to_deal | package_kind | segment_kind) & d.share(0.04)
+    conflict = (to_deal | package_kind | segment_kind) & d.fault(0.04)
     cosmetic = ~conflict & d.share(0.1)
     other_package = pick(PACKAGES, _other(_codes(table["d_package"], PACKAGES), len(PACKAGES), rng))
     other_segment = pick(SEGMENTS, _other(_codes(table["d_segment"], SEGMENTS), len(SEGMENTS), rng))
@@ -559,7 +642,7 @@ def ai_faults(
     )
 
     # Confidence at and below the gates, and outputs applied without review.
-    roll = d.roll()
+    roll = d.fault_roll()
     low_applied = ~customer_facing & (roll < 0.012)
     at_gate = ~customer_facing & (roll >= 0.012) & (roll < 0.024)
     below = np.where(rng.random(n) < 0.4, gate - 0.01, gate - rng.uniform(0.05, 0.4, n))
@@ -572,20 +655,21 @@ def ai_faults(
         [d.share(0.2), d.share(0.1), d.share(0.05)],
         False,
     )
-    unsupported = material & d.share(0.15)
+    unsupported = material & d.fault(0.15)
     evidence = np.where(unsupported, 0, _np(table, "evidence_count"))
 
-    email_unread = customer_facing & d.share(0.04)
+    email_unread = customer_facing & d.fault(0.04)
     reviewed = (confidence < gate) | customer_facing | d.share(0.1)
     reviewed = reviewed | np.select(
-        [sensitive_kind, conflict, unsupported], [d.share(0.85), d.share(0.7), d.share(0.7)], False
+        [sensitive_kind, conflict, unsupported], [d.remedy(0.85), d.remedy(0.7), d.remedy(0.7)], False
     )
     reviewed = (reviewed & ~low_applied & ~email_unread & ~blocked) | (at_gate & d.share(0.3))
     sensitive_blocked = sensitive_kind & ~reviewed & d.share(0.33)
     blocked = blocked | sensitive_blocked
     routing = np.where(blocked, 2, np.where(reviewed, 1, 0))
+    rerouted_at = np.where((routing == 0) & (confidence < gate), d.put_right(created), NEVER)
 
-    decision = rng.choice(3, n, p=[0.75, 0.15, 0.1])
+    decision = d.kind((0.75, 0.15, 0.1))
     decision = np.where(conflict, rng.choice(3, n, p=[0.2, 0.2, 0.6]), decision)
     decision = np.where(unsupported, rng.choice(3, n, p=[0.5, 0.25, 0.25]), decision)
     reviewed_at = np.where(reviewed, d.bdays(created, 0.05, 3), NEVER)
@@ -597,10 +681,12 @@ def ai_faults(
     reviewed_at = np.where(email_unread, d.maybe(0.4, d.bdays(sent_unread, 0.5, 3)), reviewed_at)
     decision = np.where(email_unread, rng.choice(2, n, p=[0.7, 0.3]), decision)
 
-    roll = d.roll()
+    roll = d.healthy_roll()
     applied_by_review = reviewed & (decision != 2)
-    approve_review = np.select([roll < 0.9, roll < 0.96], [reviewed_at, d.bdays(reviewed_at, 0.3, 3)], NEVER)
-    approve_auto = np.select([roll < 0.2, roll < 0.5], [created, d.bdays(created, 0.3, 3)], NEVER)
+    approve_review = np.select(
+        [roll < 0.9, roll < 0.96], [reviewed_at, d.bdays(reviewed_at, 0.3, 3)], d.put_right(reviewed_at)
+    )
+    approve_auto = np.select([roll < 0.2, roll < 0.5], [created, d.bdays(created, 0.3, 3)], d.put_right(created))
     approved_at = np.where(
         sensitive_kind & applied_by_review,
         approve_review,
@@ -608,7 +694,7 @@ def ai_faults(
     )
 
     sensitive = _np(table, "sensitive_data").astype(bool)
-    scope_logged_at = np.where(sensitive & d.share(0.08), d.maybe(0.35, d.bdays(created, 0.5, 4)), created)
+    scope_logged_at = np.where(sensitive & d.fault(0.08), d.maybe(0.35, d.bdays(created, 0.5, 4)), created)
 
     return table.select(
         "suggestion_id",
@@ -623,6 +709,7 @@ def ai_faults(
         "prompt_version",
         "created_at",
         pick(("auto_applied", "human_review", "blocked"), routing).alias("routing"),
+        pl.Series("rerouted_at", rerouted_at),
         pick(("accepted", "corrected", "rejected"), decision).alias("final_decision"),
         "reviewer",
         pl.Series("reviewed_at", reviewed_at),
@@ -656,7 +743,7 @@ def ai_suggestions_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
         "model",
         "prompt_version",
         instant("created_at", end),
-        "routing",
+        pl.when(happened("rerouted_at", end)).then(pl.lit("human_review")).otherwise("routing").alias("routing"),
         pl.when(reviewed).then("final_decision").otherwise(pl.lit("pending")).alias("review_decision"),
         shown_if("reviewer", reviewed),
         instant("reviewed_at", end),
@@ -685,7 +772,7 @@ def writeback_faults(d: Draws, writes: pl.DataFrame, bug_window: tuple[int, int]
     retry_every = rng.uniform(10 * MINUTE, 40 * MINUTE, n).astype(np.int64)
     cap = attempts_final.copy()
 
-    roll = d.roll()
+    roll = d.fault_roll()
     evening, failing, storm = roll < 0.02, (roll >= 0.02) & (roll < 0.03), (roll >= 0.03) & (roll < 0.035)
 
     day = clock.day_of(requested)
@@ -735,8 +822,8 @@ def writeback_faults(d: Draws, writes: pl.DataFrame, bug_window: tuple[int, int]
     actor = writes["actor"].to_numpy()
     target = writes["target_system"].to_numpy()
     in_bug = (requested >= clock.midnight[bug_window[0]]) & (requested < clock.midnight[bug_window[1]])
-    keyless = ((actor == "human") & d.share(0.3)) | ((actor == "ai") & np.isin(target, ["messaging", "crm"]) & in_bug)
-    keyless = keyless | (storm & d.share(0.3)) | d.share(0.002)
+    keyless = ((actor == "human") & d.fault(0.3)) | ((actor == "ai") & np.isin(target, ["messaging", "crm"]) & in_bug)
+    keyless = keyless | (storm & d.share(0.3)) | d.fault(0.002)
     return writes.drop("retry_at", "completed_at", "final_attempts", "error").with_columns(
         requested_at=requested,
         retry_at=retry_at,
@@ -798,7 +885,13 @@ def writebacks_state(hidden: pl.DataFrame, end: int) -> pl.DataFrame:
 
 # -- system records ---------------------------------------------------------------------------
 def drift_faults(
-    rng: np.random.Generator, clock: Clock, records: pl.DataFrame, projects: pl.DataFrame, deals: pl.DataFrame
+    rng: np.random.Generator,
+    clock: Clock,
+    records: pl.DataFrame,
+    projects: pl.DataFrame,
+    deals: pl.DataFrame,
+    team: TeamPlan = NO_TEAM,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """Systems that disagree for a while: a package or seat count that billing or product
     admin got wrong, a scope the project tool lost an item of, a support tool that kept
@@ -806,7 +899,7 @@ def drift_faults(
     sync lags by days. Harmless differences too: case, and scope items in another order.
 
     Decisions are drawn per onboarding and joined onto the one record they bend."""
-    d = Draws(rng, clock, len(projects))
+    d = team_draws(rng, clock, _np(projects, "created_at"), team, "writeback", seed, "system_records")
     created, owner_at = _np(projects, "created_at"), _np(projects, "owner_assigned_at")
     deal = _np(projects, "deal")
     package = projects["package"]
@@ -817,7 +910,7 @@ def drift_faults(
         .to_series()
     )
     listed = pl.col("scope").str.split(";")
-    roll = d.roll()
+    roll = d.fault_roll()
     static_kind = np.select([roll < 0.025, roll < 0.04, roll < 0.055], [0, 1, 2], -1)
     drift_at = d.bdays(created, 0.05, 10)
     fixed_at = d.maybe(0.65, d.bdays(drift_at, 0.5, 6))
@@ -864,7 +957,7 @@ def drift_faults(
             bent(
                 "support",
                 "onboarding_owner",
-                d.share(0.03),
+                d.fault(0.03),
                 people("onb", rng.integers(0, 25, d.n), 25),
                 owner_at,
                 d.maybe(0.6, d.bdays(owner_at, 1, 6)),
@@ -872,14 +965,14 @@ def drift_faults(
             bent(
                 "project_tool",
                 "go_live",
-                d.share(0.025),
+                d.fault(0.025),
                 replanned,
                 go_live_at,
                 d.maybe(0.6, d.bdays(go_live_at, 0.5, 5)),
             ),
             bent("cs_platform", "package", d.share(0.04), package.str.to_uppercase(), created, never),
             bent("project_tool", "scope", d.share(0.04), scopes["reordered"], created, never),
-            bent("crm", "status", d.share(0.25), pl.Series([None] * d.n, dtype=pl.String), never, never, status_lag),
+            bent("crm", "status", d.fault(0.25), pl.Series([None] * d.n, dtype=pl.String), never, never, status_lag),
         ]
     ).unique(["onboarding_id", "system", "field"], keep="first", maintain_order=True)
     return (
@@ -944,20 +1037,21 @@ def apply_system_faults(
     clock: Clock,
     start_idx: int,
     last_idx: int,
+    team: TeamPlan = NO_TEAM,
 ) -> dict[str, pl.DataFrame]:
     """Rewrite the five system tables with their faults. Runs after every other area has
     shaped projects and milestones, so faults are aimed at the final timelines."""
 
-    def draws(name: str, rows: int) -> Draws:
-        return Draws(stream(seed, "systems", name), clock, rows)
+    def draws(name: str, table: str, area: str, created: str) -> Draws:
+        return team_draws(stream(seed, "systems", name), clock, _np(tables[table], created), team, area, seed, table)
 
     bug_start = start_idx + max(1, (last_idx - start_idx) // 3)
     return tables | {
         "billing_accounts": billing_faults(
-            draws("billing", len(tables["billing_accounts"])), tables["billing_accounts"]
+            draws("billing", "billing_accounts", "billing", "created_at"), tables["billing_accounts"]
         ),
         "provisioning_items": provisioning_faults(
-            draws("provisioning", len(tables["provisioning_items"])),
+            draws("provisioning", "provisioning_items", "provisioning", "created_at"),
             tables["provisioning_items"],
             projects,
             tables["milestones"],
@@ -969,12 +1063,16 @@ def apply_system_faults(
             projects,
             deals,
             stream(seed, "systems", "ai", "extra"),
+            team,
+            seed,
         ),
         "writebacks": writeback_faults(
-            draws("writebacks", len(tables["writebacks"])), tables["writebacks"], (bug_start, bug_start + 4)
+            draws("writebacks", "writebacks", "writeback", "requested_at"),
+            tables["writebacks"],
+            (bug_start, bug_start + 4),
         ),
         "system_records": drift_faults(
-            stream(seed, "systems", "drift"), clock, tables["system_records"], projects, deals
+            stream(seed, "systems", "drift"), clock, tables["system_records"], projects, deals, team, seed
         ),
     }
 
