@@ -45,9 +45,12 @@ TODAY = dt.datetime.now(dt.UTC).date()
 DAY, NEXT_DAY = TODAY - dt.timedelta(days=3), TODAY - dt.timedelta(days=2)
 STARTUP_SECONDS = 180
 DAY_SECONDS = 150
-# A killed worker's tasks are found without heartbeat after this, then retried this soon.
+# A killed worker's running tasks are found without heartbeat after this, then retried this
+# soon; a task it had taken from the broker but not started is queued again after the
+# queued timeout (production: 300 s, 5 minutes, 600 s).
 HEARTBEAT_TIMEOUT_SECONDS = 20
 RETRY_DELAY_SECONDS = 5
+QUEUED_TIMEOUT_SECONDS = 60
 
 
 @dataclass
@@ -76,6 +79,8 @@ def cluster(pg_admin_url, tmp_path_factory) -> Iterator[Cluster]:
         AIRFLOW__CELERY__WORKER_CONCURRENCY="2",
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT_SECONDS),
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+        AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT=str(QUEUED_TIMEOUT_SECONDS),
+        AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL="10",
         HYPERCARE_SOURCE_DIR=str(files.source),
         HYPERCARE_HOME=str(work / "hypercare-home"),
         HYPERCARE_RULES_FILE=str(files.rules_file),
