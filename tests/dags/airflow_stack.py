@@ -123,6 +123,12 @@ def database(admin_url: str, prefix: str) -> str:
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
 
 
+def drop_databases(admin_url: str, urls: list[str]) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for url in urls:
+            admin.execute(f'drop database if exists "{urlsplit(url).path[1:]}" with (force)')
+
+
 def token(stack: Stack, password: str) -> tuple[int, dict]:
     return stack.request("POST", "/auth/token", {"username": "admin", "password": password})
 

@@ -34,6 +34,7 @@ from tests.dags.airflow_stack import (
     cli_store,
     database,
     digests,
+    drop_databases,
     finished,
     launcher,
     workspace,
@@ -110,6 +111,7 @@ def cluster(pg_admin_url, tmp_path_factory) -> Iterator[Cluster]:
         yield stack
     finally:
         celery.stop()
+        drop_databases(pg_admin_url, [meta_url, store_url])
 
 
 def _trigger(stack: Stack, day: dt.date) -> str:
@@ -153,6 +155,7 @@ def test_a_day_runs_every_area_on_the_celery_worker_and_equals_the_cli(cluster, 
     cli_url = database(pg_admin_url, "hypercare_cli")
     cli_store(cli_url, cluster.source, cluster.rules_file, [DAY])
     airflow_tables, cli_tables = digests(cluster.store_url), digests(cli_url)
+    drop_databases(pg_admin_url, [cli_url])
     assert airflow_tables["evaluation_runs"][0] == 11
     assert {t: v for t, v in airflow_tables.items() if cli_tables.get(t) != v} == {}
 
@@ -185,4 +188,5 @@ def test_a_killed_worker_s_tasks_are_retried_on_a_new_worker_and_the_store_ends_
     cli_url = database(pg_admin_url, "hypercare_cli")
     cli_store(cli_url, cluster.source, cluster.rules_file, [DAY, NEXT_DAY])
     airflow_tables, cli_tables = digests(cluster.store_url), digests(cli_url)
+    drop_databases(pg_admin_url, [cli_url])
     assert {t: v for t, v in airflow_tables.items() if cli_tables.get(t) != v} == {}
