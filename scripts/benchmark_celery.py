@@ -28,11 +28,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run_airflow import CeleryCluster, free_port
 
+PROJECT = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 12, 1)
 AREA_DAGS = ("trigger", "handoff", "ownership", "customer", "billing", "provisioning", "ai", "writeback")
 
@@ -159,6 +161,12 @@ def main() -> None:
     admin_url = os.environ.get("HYPERCARE_BENCH_DB_URL") or db.embedded_url(database="postgres")
     work = Path(tempfile.mkdtemp(prefix="hypercare-celery-bench-"))
     source = work / "source"
+    # No scheduled run competes with the measured one; the evaluation wait polls every 3 s
+    # instead of 5 minutes, so the wall time is not rounded up to the poll.
+    rules = yaml.safe_load((PROJECT / "include" / "rules.yaml").read_text())
+    rules["ingest"].update(first_snapshot=DAY + dt.timedelta(days=30), export_poll_minutes=0.05)
+    os.environ["HYPERCARE_RULES_FILE"] = str(work / "rules.yaml")
+    (work / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
     began = time.monotonic()
     generate(
         source,
@@ -166,7 +174,7 @@ def main() -> None:
         days=30,
         customers=args.customers,
         seed=11,
-        ruleset=load_ruleset(),
+        ruleset=load_ruleset(work / "rules.yaml"),
         only_last=True,
     )
     print(f"generated {args.customers} customers, day {DAY}, in {time.monotonic() - began:.0f} s", flush=True)

@@ -197,8 +197,13 @@ class CeleryCluster:
     def kill(self, name: str) -> None:
         """SIGKILL a component and every process under it, as when its machine dies: task
         processes run in process groups of their own, so the whole tree is collected first."""
+        import psutil
+
         for process in _process_tree(self.processes[name].pid):
-            process.kill()
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                continue
         self.processes.pop(name).wait(timeout=30)
 
     def stop(self, name: str | None = None, grace: float = 30) -> None:
