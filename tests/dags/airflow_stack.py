@@ -220,9 +220,8 @@ def workspace(work: Path, days: list[dt.date], published: list[dt.date], custome
     from hypercare.synth import generate
 
     rules = yaml.safe_load((PROJECT / "include" / "rules.yaml").read_text())
-    rules["ingest"].update(
-        first_snapshot=max(days) + dt.timedelta(days=7), export_poll_minutes=0.2, export_wait_hours=0.1
-    )
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    rules["ingest"].update(first_snapshot=tomorrow, export_poll_minutes=0.2, export_wait_hours=0.1)
     rules_file = work / "rules.yaml"
     rules_file.write_text(yaml.safe_dump(rules, sort_keys=False))
     staging, source = work / "staging", work / "source"
