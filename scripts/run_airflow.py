@@ -91,6 +91,10 @@ def airflow_env(env: dict[str, str]) -> tuple[dict[str, str], str]:
     # Dates typed at the CLI (backfill --from-date/--to-date) mean business days.
     env.setdefault("AIRFLOW__CORE__DEFAULT_TIMEZONE", (rules.get("calendar") or {}).get("timezone", "UTC"))
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
+    # A task's calls to the API server's execution API time out after 5 s by default; on a
+    # busy two-core machine the first one (the task starting) can take longer, and the task
+    # then fails before it ran.
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "30")
     env.setdefault("AIRFLOW__API__PORT", "8080")
     env.setdefault("AIRFLOW__API__BASE_URL", f"http://localhost:{env['AIRFLOW__API__PORT']}")
     if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env:
