@@ -130,8 +130,8 @@ def measure(admin_url: str, source: Path, workers: int, concurrency: int, work: 
         sampler.stopped.set()
         with psycopg.connect(meta_url) as conn:
             tasks = conn.execute(
-                "select dag_id, task_id, extract(epoch from end_date - start_date), try_number from task_instance "
-                "where dag_id like 'hypercare_%%' and state = 'success' order by start_date"
+                "select dag_id, task_id, extract(epoch from end_date - start_date)::float8, try_number "
+                "from task_instance where dag_id like 'hypercare_%%' and state = 'success' order by start_date"
             ).fetchall()
         areas = [seconds for _, task_id, seconds, _ in tasks if task_id.startswith("evaluate_")]
         return {
