@@ -150,6 +150,9 @@ def measure(admin_url: str, source: Path, workers: int, concurrency: int, work: 
     finally:
         sampler.stopped.set()
         cluster.stop()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for url in (meta_url, store_url):
+                admin.execute(f'drop database if exists "{urlsplit(url).path[1:]}" with (force)')
 
 
 def main() -> None:
