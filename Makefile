@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint bench profile alert-faults lock airflow clean
+.PHONY: install demo test test-distributed fuzz lint lint-docker bench profile alert-faults lock airflow airflow-celery redis-server clean
 
 install: $(STAMP)
 
@@ -24,12 +24,25 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest --durations=5
 
+# CeleryExecutor as processes (Redis broker, API server, scheduler, DAG processor, triggerer,
+# Celery workers): a day through every DAG on a worker, then a worker killed mid-run.
+test-distributed: $(STAMP) redis-server
+	$(BIN)/python -m pytest -m distributed --durations=5 tests/dags/test_celery_executor.py
+
+# The tests start their own redis-server from the binary; install it where it is missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
 # The property-based tests with a long budget; prints how many inputs were tried.
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/test_loader_properties.py tests/test_alert_property.py --hypothesis-show-statistics
 
-lint: $(STAMP)
+lint: $(STAMP) lint-docker
 	$(BIN)/ruff check .
+
+# The image's Dockerfile, linted without a container engine.
+lint-docker: $(STAMP)
+	$(BIN)/hadolint Dockerfile
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
@@ -50,6 +63,11 @@ lock: $(STAMP)
 # embedded PostgreSQL; prints the UI's address and login (see scripts/run_airflow.py).
 airflow: $(STAMP)
 	$(BIN)/python scripts/run_airflow.py
+
+# The same on CeleryExecutor, each component a process, with a Redis broker of its own.
+WORKERS ?= 2
+airflow-celery: $(STAMP) redis-server
+	$(BIN)/python scripts/run_airflow.py --celery $(WORKERS)
 
 clean:
 	rm -rf $(VENV) .hypercare

@@ -51,10 +51,11 @@ def area_asset(area: str) -> Asset:
 def default_args() -> dict[str, Any]:
     from hypercare_airflow.notify import FailureNotifier
 
+    # The first retry waits Airflow's [core] default_task_retry_delay (5 minutes unless the
+    # deployment sets it), doubling after that.
     return {
         "owner": OWNER,
         "retries": 2,
-        "retry_delay": dt.timedelta(minutes=5),
         "retry_exponential_backoff": True,
         "execution_timeout": TASK_TIMEOUT,
         "on_failure_callback": [FailureNotifier()],
