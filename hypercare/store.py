@@ -19,6 +19,7 @@ from hypercare.ruleset import RuleSet
 
 _AUDIT_LOCK = 727_003
 _AREA_LOCK = 727_004
+TRACE_EVENT_KEY = ["event_type", "ref_id", "event_at"]
 _GENESIS = "0" * 64
 
 
@@ -77,7 +78,8 @@ def write_area_result(
 
     _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
     _stage(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
-    _stage(conn, "stage_trace", TRACE_SCHEMA, result.trace)
+    # One row per event (its id is a digest of these columns), the first the area reported.
+    _stage(conn, "stage_trace", TRACE_SCHEMA, result.trace.unique(TRACE_EVENT_KEY, keep="first", maintain_order=True))
     for name in ("delete_occurrences", "insert_occurrences", "delete_metrics", "insert_metrics"):
         conn.execute(run_sql[name], params)
     conn.execute(

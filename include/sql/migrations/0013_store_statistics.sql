@@ -18,10 +18,11 @@ begin
         where n.nspname = 'hypercare'
           and c.relname in ('finding_occurrences', 'finding_events', 'finding_state', 'metric_values',
                             'trace_events', 'evaluation_runs', 'alert_outbox')
-          -- Never analyzed, or changed by more than a fifth since (autovacuum's default is a tenth
-          -- plus 50 rows, checked once a minute at best).
+          -- Never analyzed, or changed by more rows than it held when last analyzed: a growing
+          -- store is analyzed as it doubles, a handful of times, not by every area's run (the
+          -- rest is autovacuum's, at a tenth plus 50 rows, checked once a minute at best).
           and (c.reltuples < 0
-               or coalesce(s.n_mod_since_analyze, 0) > greatest(1000, 0.2 * c.reltuples))
+               or coalesce(s.n_mod_since_analyze, 0) > greatest(1000, c.reltuples))
     loop
         execute format('analyze hypercare.%I', stale.relname);
         return next stale.relname;

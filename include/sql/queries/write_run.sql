@@ -33,19 +33,18 @@ on conflict (as_of, area) do update set
 -- only moves first_observed_on earlier or links a deal's event to its onboarding, so a
 -- day that sees nothing new writes nothing. Known events are filtered out before the
 -- insert: a conflicting row, even one left unchanged, would be locked and so rewritten.
+-- Attributes are parsed as JSON only for the rows that are written; the staged events
+-- are already one row per event (see store.write_area_result).
 insert into hypercare.trace_events as t (
     event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
     attributes, first_observed_on)
 select n.event_id, n.onboarding_id, n.opportunity_id, n.account_id, n.event_type, n.event_at, n.ref_id,
-       n.attributes, n.first_observed_on
+       n.attributes::jsonb, n.first_observed_on
 from (
-    select distinct on (event_id) event_id, onboarding_id, opportunity_id, account_id, event_type,
-           event_at, ref_id, attributes::jsonb as attributes, %(as_of)s::date as first_observed_on
-    from (
-        select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, *
-        from stage_trace
-    ) s
-    order by event_id
+    select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, onboarding_id,
+           opportunity_id, account_id, event_type, event_at, ref_id, attributes,
+           %(as_of)s::date as first_observed_on
+    from stage_trace
 ) n
 where not exists (
     select 1 from hypercare.trace_events k
