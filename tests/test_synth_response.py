@@ -12,11 +12,8 @@ import datetime as dt
 import pytest
 
 from hypercare.ruleset import load_ruleset
-from hypercare.synth.generator import build_world, review_days, take_snapshot
+from hypercare.synth.generator import build_world, clean_truth, review_days
 from hypercare.synth.response import NO_TEAM, ReviewResponse, TeamPlan, rank_areas
-from hypercare.synth.snapshots import ENTITIES
-from hypercare.synth.truth import SnapshotView, truth_for
-from hypercare.synth.truth_systems import Trail
 
 START = dt.date(2026, 11, 2)
 DAYS = 24
@@ -33,16 +30,7 @@ TEAM = TeamPlan(
 
 def findings(world, day: dt.date, area: str) -> set[tuple[str, str]]:
     """(rule, subject) of the exceptions of `area`'s rules on `day`, as the oracle reports them."""
-    end = world.clock.day_end(day)
-    typed = {entity: take_snapshot(world, entity, end) for entity in ENTITIES}
-    view = SnapshotView(
-        day=day,
-        frames=typed,
-        file_rows={entity: typed[entity].height for entity in ENTITIES},
-        quarantined=dict.fromkeys(ENTITIES, 0),
-        trail=Trail(),
-    )
-    truth = truth_for(view, RULES)
+    truth = clean_truth(world, day, RULES)
     mine = truth.filter(truth["rule_id"].str.starts_with(f"{area}.") & (truth["severity"] != "info"))
     return set(zip(mine["rule_id"].to_list(), mine["subject_key"].to_list(), strict=True))
 

@@ -128,6 +128,20 @@ def review_days(ruleset: RuleSet, start: dt.date, days: int) -> list[dt.date]:
     return [day for day in month if cadence_day(cadence, ruleset.calendar, day).review_pack]
 
 
+def clean_truth(world, day: dt.date, ruleset: RuleSet) -> pl.DataFrame:
+    """The oracle's findings on `day` for the world's snapshot as exported, no row broken."""
+    end = world.clock.day_end(day)
+    typed = {entity: take_snapshot(world, entity, end) for entity in ENTITIES}
+    view = SnapshotView(
+        day=day,
+        frames=typed,
+        file_rows={entity: typed[entity].height for entity in ENTITIES},
+        quarantined=dict.fromkeys(ENTITIES, 0),
+        trail=Trail(),
+    )
+    return truth_for(view, ruleset)
+
+
 def plan_team(
     seed: int, start: dt.date, days: int, customers: int, ruleset: RuleSet, response: ReviewResponse
 ) -> TeamPlan:
@@ -138,16 +152,7 @@ def plan_team(
     team = TeamPlan(response=response, regression_from=regression_from)
     for day in review_days(ruleset, start, days):
         world = build_world(seed, start, days, customers, ruleset.calendar, team)
-        end = world.clock.day_end(day)
-        typed = {entity: take_snapshot(world, entity, end) for entity in ENTITIES}
-        view = SnapshotView(
-            day=day,
-            frames=typed,
-            file_rows={entity: typed[entity].height for entity in ENTITIES},
-            quarantined=dict.fromkeys(ENTITIES, 0),
-            trail=Trail(),
-        )
-        truth = truth_for(view, ruleset)
+        truth = clean_truth(world, day, ruleset)
         waiting = {area for areas in team.named.values() for area in areas}
         if regression_from is not None and day < regression_from:
             waiting.add(str(response.regression_area))
