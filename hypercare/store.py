@@ -111,6 +111,7 @@ def refresh_lifecycle(conn: psycopg.Connection, params: dict) -> None:
         "collect_neighbours",
         "analyze_affected",
         "derive_events",
+        "analyze_derived",
         "delete_events",
         "insert_events",
         "delete_vanished_state",

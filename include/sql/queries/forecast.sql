@@ -25,18 +25,21 @@ where as_of = %(as_of)s and area <> %(area)s;
 -- name: due_soon
 -- Findings that would open by the horizon, one row per finding and owner role, with the
 -- customer facts (from the same snapshot) that the scorecard and the digest show.
-with first_project as (
-    select distinct on (onboarding_id) onboarding_id, opportunity_id
-    from hypercare.landing_onboarding_projects
-    where snapshot_date = %(as_of)s
-    order by onboarding_id, created_at
-)
 select role.owner_role, f.finding_id, f.rule_id, f.subject_key, f.severity, f.alert, f.horizon, f.onboarding_id,
        coalesce(f.opportunity_id, p.opportunity_id) as opportunity_id, f.segment, f.high_value,
        d.account_id, d.account_name, d.arr::double precision as arr, d.sales_owner
 from hypercare.finding_forecasts f
 cross join lateral unnest(f.owner_roles) as role(owner_role)
-left join first_project p on p.onboarding_id = f.onboarding_id
+-- The onboarding's first project by index lookup: the day's forecasts are written in the
+-- same transaction, so their row count is unknown to the planner, and a join planned for
+-- one forecast row rescanned every project per row (20 s at 20k customers).
+left join lateral (
+    select lp.opportunity_id
+    from hypercare.landing_onboarding_projects lp
+    where lp.snapshot_date = f.as_of and lp.onboarding_id = f.onboarding_id
+    order by lp.created_at
+    limit 1
+) p on true
 left join hypercare.landing_deals d
   on d.snapshot_date = f.as_of and d.opportunity_id = coalesce(f.opportunity_id, p.opportunity_id)
 where f.as_of = %(as_of)s and f.change = 'opens'
