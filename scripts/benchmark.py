@@ -165,7 +165,9 @@ def stage_evaluate(url: str, day: str) -> dict:
     from hypercare.evaluate import evaluate_day
     from hypercare.ruleset import load_ruleset
 
-    with db.connect(url) as conn, Meter(conn) as meter:
+    # Autocommit, as the CLI and the DAG tasks connect: each area commits on its own, so
+    # the next area plans against the statistics of what the previous ones wrote.
+    with db.connect(url, autocommit=True) as conn, Meter(conn) as meter:
         runs = evaluate_day(conn, dt.date.fromisoformat(day), load_ruleset())
     return meter.result(findings=sum(r.findings for r in runs), areas=len(runs))
 
