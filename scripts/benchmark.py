@@ -46,6 +46,7 @@ HISTORY_TABLES = {
     "finding_occurrences": "as_of",
     "metric_values": "as_of",
     "rule_day_counts": "as_of",
+    "occurrence_counts": "as_of",
 }
 
 

@@ -50,6 +50,7 @@ PER_RUN_TABLES = (
     "trace_events",
     "alert_outbox",
     "rule_day_counts",
+    "occurrence_counts",
     "finding_counts",
     "finding_forecasts",
 )

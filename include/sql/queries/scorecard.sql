@@ -12,18 +12,18 @@ order by as_of, area;
 -- name: findings_by_rule
 -- Finding counts per day, area, rule and severity (info included; callers filter).
 select as_of, area, rule_id, severity,
-       count(*) as findings,
-       count(*) filter (where high_value) as high_value,
-       count(*) filter (where alert) as alerting
-from hypercare.finding_occurrences
+       sum(findings)::bigint as findings,
+       sum(high_value)::bigint as high_value,
+       sum(alerting)::bigint as alerting
+from hypercare.occurrence_counts
 where as_of = any(%(days)s)
 group by as_of, area, rule_id, severity
 order by as_of, area, rule_id, severity;
 
 -- name: exceptions_by_reason
 -- Exceptions (warn and above) per day, reason code and severity.
-select as_of, reason_code, severity, count(*) as findings
-from hypercare.finding_occurrences
+select as_of, reason_code, severity, sum(findings)::bigint as findings
+from hypercare.occurrence_counts
 where as_of = any(%(days)s) and severity <> 'info'
 group by as_of, reason_code, severity
 order by as_of, reason_code, severity;

@@ -1,5 +1,6 @@
--- The summaries the Findings page reads (migration 0012), rewritten for one (as_of, area)
--- run inside the run's transaction, after its occurrences and lifecycle changed.
+-- The summaries the Findings page (migration 0012) and the scorecard (migration 0017)
+-- read, rewritten for one (as_of, area) run inside the run's transaction, after its
+-- occurrences and lifecycle changed.
 
 -- name: delete_day_counts
 delete from hypercare.rule_day_counts where as_of = %(as_of)s and area = %(area)s;
@@ -10,6 +11,17 @@ select as_of, area, rule_id, count(*)
 from hypercare.finding_occurrences
 where as_of = %(as_of)s and area = %(area)s
 group by as_of, area, rule_id;
+
+-- name: delete_occurrence_counts
+delete from hypercare.occurrence_counts where as_of = %(as_of)s and area = %(area)s;
+
+-- name: insert_occurrence_counts
+insert into hypercare.occurrence_counts (as_of, area, rule_id, severity, reason_code, findings, high_value, alerting)
+select as_of, area, rule_id, severity, reason_code, count(*),
+       count(*) filter (where high_value), count(*) filter (where alert)
+from hypercare.finding_occurrences
+where as_of = %(as_of)s and area = %(area)s
+group by as_of, area, rule_id, severity, reason_code;
 
 -- name: delete_finding_counts
 delete from hypercare.finding_counts where area = %(area)s;
