@@ -6,12 +6,14 @@ import datetime as dt
 
 import pytest
 
+from hypercare import db
 from hypercare.areas import AREAS
 from hypercare.demo import truth_agreement
 from hypercare.evaluate import evaluate_day
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.synth import DEMO_RESPONSE, generate
+from tests.conftest import fresh_database
 
 START = dt.date(2026, 11, 2)
 DAYS = 30
@@ -25,13 +27,16 @@ def month(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def evaluated(conn, month):
-    for offset in range(DAYS):
-        day = START + dt.timedelta(days=offset)
-        load_snapshot(conn, month, day)
-        evaluate_day(conn, day, RULES)
-    return conn
+@pytest.fixture(scope="module")
+def evaluated(pg_admin_url, month):
+    """The month loaded and evaluated once for the module: every test leaves it as it found it
+    (the re-evaluation test asserts exactly that)."""
+    with fresh_database(pg_admin_url) as url, db.connect(url) as conn:
+        for offset in range(DAYS):
+            day = START + dt.timedelta(days=offset)
+            load_snapshot(conn, month, day)
+            evaluate_day(conn, day, RULES)
+        yield conn
 
 
 def test_findings_match_ground_truth_exactly(evaluated, month):
