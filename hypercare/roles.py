@@ -25,6 +25,7 @@ READER_RELATIONS = (
     "metrics",
     "alert_quality",
     "finding_events",
+    "finding_forecasts",
     "trace_events",
     "load_runs",
     "audit_log",

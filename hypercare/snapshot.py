@@ -71,8 +71,8 @@ STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
         },
     ),
     "trace": (
-        "select onboarding_id, event_type from hypercare.trace_events "
-        "where first_observed_on <= %s and onboarding_id is not null",
+        # An event counts for its onboarding from the day the link was first seen.
+        "select onboarding_id, event_type from hypercare.trace_events where linked_on <= %s",
         {"onboarding_id": pl.String, "event_type": pl.String},
     ),
 }

@@ -141,7 +141,17 @@ def test_migrations_after_setup_run_as_the_owner_and_grant_the_writer(
 
 def test_the_reader_sees_the_documented_views_only(role_urls):
     with db.connect(role_urls["reader"]) as reader:
-        for view in ("findings", "metrics", "alert_quality", "finding_events", "audit_log", "audit_checkpoints"):
+        for view in (
+            "findings",
+            "metrics",
+            "alert_quality",
+            "finding_events",
+            "finding_forecasts",
+            "trace_events",
+            "load_runs",
+            "audit_log",
+            "audit_checkpoints",
+        ):
             reader.execute(f"select * from hypercare.{view} limit 1")
             reader.commit()
         for statement in (

@@ -115,3 +115,18 @@ def test_alert_quality_counts_only_what_was_sent_up_to_the_scorecards_day(alerts
         assert len(quality["rows"]) <= 9
         counted[day] = quality["sent"]
     assert 0 < counted[START] < counted[REVIEW_DAY], "day 1 does not count alerts of later days"
+
+
+def test_a_repeat_sent_after_the_scorecards_day_counts_only_from_the_day_it_was_sent(alerts_sent):
+    """Repeats carry their episode's day, not a run's: a repeat of a day-1 episode sent on
+    the review day is not in day 1's scorecard, compiled then or again later."""
+    day_one, review = (_compile(alerts_sent, d)["alert_quality"]["repeats"] for d in (START, REVIEW_DAY))
+    alerts_sent.execute(
+        "insert into hypercare.alert_outbox (notification_id, finding_id, kind, episode_on, step, rule_id, "
+        "severity, owner_role, recipient, payload, status, sent_at) "
+        "select gen_random_uuid(), finding_id, 'repeat', episode_on, 1, rule_id, severity, owner_role, recipient, "
+        "payload, 'sent', %s from hypercare.alert_outbox where kind = 'firing' and as_of = %s limit 1",
+        (dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC), START),
+    )
+    assert _compile(alerts_sent, START)["alert_quality"]["repeats"] == day_one
+    assert _compile(alerts_sent, REVIEW_DAY)["alert_quality"]["repeats"] == review + 1

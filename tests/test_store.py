@@ -198,3 +198,90 @@ def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(
     assert state(conn) == expected_state
     assert events(conn) == expected_events
     assert_page_summaries_match(conn)
+
+
+def write_day(source, day: dt.date, linked: bool) -> None:
+    """One eligible deal and its project, kicked off on 4 November; the project carries the
+    deal's opportunity only when `linked`."""
+    folder = source / day.isoformat()
+    folder.mkdir(parents=True)
+    pl.DataFrame(
+        {
+            "opportunity_id": ["OPP-1"],
+            "account_id": ["ACC-1"],
+            "segment": ["mid_market"],
+            "strategic": ["false"],
+            "arr": ["40000"],
+            "sales_owner": ["ae@example.com"],
+            "stage": ["closed_won"],
+            "closed_won_at": ["2026-11-02T10:00:00Z"],
+            "contract_state": ["signed"],
+            "contract_signed_at": ["2026-11-02T09:00:00Z"],
+            "payment_condition": ["none"],
+        }
+    ).write_csv(folder / "deals.csv")
+    pl.DataFrame(
+        {
+            "project_id": ["PRJ-1"],
+            "onboarding_id": ["ONB-1"],
+            "opportunity_id": ["OPP-1" if linked else None],
+            "account_id": ["ACC-1"],
+            "created_at": ["2026-11-02T11:00:00Z"],
+            "created_by": ["manual"],
+            "status": ["active"],
+            "handoff_submitted_at": ["2026-11-02T12:00:00Z"],
+            "handoff_accepted_at": ["2026-11-02T13:00:00Z"],
+            "onboarding_owner": ["onb@example.com"],
+            "owner_assigned_at": ["2026-11-02T12:00:00Z"],
+            "kickoff_scheduled_at": ["2026-11-03T10:00:00Z"],
+            "kickoff_scheduled_for": ["2026-11-04T15:00:00Z"],
+            "kickoff_completed_at": ["2026-11-04T16:00:00Z"],
+        }
+    ).write_csv(folder / "onboarding_projects.csv")
+
+
+def test_a_later_link_leaves_a_past_day_as_it_was_evaluated(conn, tmp_path):
+    """The project is linked to its deal on the 6th; the 5th, evaluated again after that,
+    still reads the trace without the link, so its trace gap and its metrics stay."""
+    from hypercare.evaluate import evaluate_day
+    from hypercare.loader import load_snapshot
+    from hypercare.snapshot import STORE_VIEWS
+
+    day, later = dt.date(2026, 11, 5), dt.date(2026, 11, 6)
+    write_day(tmp_path, day, linked=False)
+    write_day(tmp_path, later, linked=True)
+
+    def records(on: dt.date) -> dict[str, list]:
+        return {
+            "findings": conn.execute(
+                "select area, rule_id, subject_key, severity, evidence from hypercare.finding_occurrences "
+                "where as_of = %s order by 1, 2, 3",
+                (on,),
+            ).fetchall(),
+            "metrics": conn.execute(
+                "select area, metric, dimension, dimension_value, value from hypercare.metric_values "
+                "where as_of = %s order by 1, 2, 3, 4",
+                (on,),
+            ).fetchall(),
+            "trace": sorted(conn.execute(STORE_VIEWS["trace"][0], (on,)).fetchall()),
+        }
+
+    def gaps(on: dt.date) -> list[tuple]:
+        return [(r[1], r[2]) for r in records(on)["findings"] if r[1] == "audit.trace_gap"]
+
+    for d in (day, later):
+        load_snapshot(conn, tmp_path, d, ruleset=RULES)
+    evaluate_day(conn, day, RULES)
+    first = records(day)
+    assert gaps(day) == [("audit.trace_gap", "ONB-1")]
+    assert ("ONB-1", "trigger_received") not in first["trace"]
+
+    evaluate_day(conn, later, RULES)
+    assert gaps(later) == []
+    assert ("ONB-1", "trigger_received") in records(later)["trace"]
+
+    evaluate_day(conn, day, RULES)
+    assert records(day) == first
+    # The link is dated by the first day that saw it.
+    linked_on = "select first_observed_on, linked_on from hypercare.trace_events where event_type = 'trigger_received'"
+    assert conn.execute(linked_on).fetchall() == [(day, later)]

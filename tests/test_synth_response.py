@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from hypercare.ruleset import load_ruleset
+from hypercare.synth.clock import NEVER
 from hypercare.synth.generator import build_world, clean_truth, review_days
+from hypercare.synth.people import eligible_since
 from hypercare.synth.response import NO_TEAM, ReviewResponse, TeamPlan, rank_areas
 
 START = dt.date(2026, 11, 2)
@@ -69,6 +72,34 @@ def test_volume_growth_breaks_the_regression_area(worlds):
     untouched, answered = worlds
     late = START + dt.timedelta(days=DAYS - 1)
     assert len(findings(answered, late, "writeback")) > 1.3 * len(findings(untouched, late, "writeback"))
+
+
+def test_the_trigger_cleanup_links_projects_and_cancels_the_starts_of_dead_deals(worlds):
+    """Once a review names the trigger, the deals behind unlinked projects stop reading as
+    missed, and no project started for a deal that never becomes eligible is left open."""
+    untouched = worlds[0]
+    trigger_team = TeamPlan(response=ReviewResponse(regression_area=None), named={REVIEW: ("trigger",)})
+    answered = build_world(7, START, DAYS, CUSTOMERS, RULES.calendar, trigger_team)
+    late = START + dt.timedelta(days=DAYS - 1)
+
+    def scenarios(world, rule_id: str, subject: str) -> list[tuple[str, bool]]:
+        """(scenario, deal ever eligible) of the deals behind `rule_id`'s findings on the late day."""
+        truth = clean_truth(world, late, RULES)
+        found = truth.filter(pl.col("rule_id") == rule_id)["subject_key"].implode()
+        deals = world.deals.with_columns(ever_eligible=pl.Series(eligible_since(world.deals) < NEVER))
+        if subject == "project_id":
+            deals = world.projects.filter(pl.col("project_id").is_in(found)).join(deals, on="deal", suffix="_deal")
+        else:
+            deals = deals.filter(pl.col("opportunity_id").is_in(found))
+        return list(zip(deals["scenario"], deals["ever_eligible"], strict=True))
+
+    missed = scenarios(untouched, "trigger.missed_eligible", "opportunity_id")
+    assert ("unlinked", True) in missed
+    assert ("unlinked", True) not in scenarios(answered, "trigger.missed_eligible", "opportunity_id")
+    premature = scenarios(untouched, "trigger.premature_start", "project_id")
+    assert any(not eligible for _, eligible in premature)
+    premature = scenarios(answered, "trigger.premature_start", "project_id")
+    assert premature and all(eligible for _, eligible in premature)
 
 
 def test_reviews_follow_the_cadence_and_name_areas_of_the_top_fixes():

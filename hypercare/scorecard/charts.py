@@ -109,8 +109,9 @@ def durations_chart(data: dict) -> bytes:
     _duration_bars(left, data["durations"]["time_to_owner"], "Time to owner")
     target = (data.get("targets") or {}).get("time_to_owner_p90")
     if target is not None:
+        # Named under the axis: a label by the line ran into the legend above the plot.
         left.axvline(target, color=_TEXT, linestyle="--", linewidth=1)
-        left.text(target, -0.9, f" p90 target {target:g} bd", fontsize=7, color=_TEXT)
+        left.set_xlabel(f"business days from eligible (dashed: p90 target {target:g} bd)", fontsize=8)
     _duration_bars(right, data["durations"]["time_to_kickoff_scheduled"], "Time to kickoff scheduled", legend=False)
     right.tick_params(labelleft=False)
     fig.tight_layout()
@@ -179,7 +180,10 @@ def health_chart(data: dict) -> bytes:
         if points:
             ax.plot([x for x, _ in points], [v for _, v in points], color=color, linewidth=1.6)
             ax.fill_between([x for x, _ in points], [v for _, v in points], color=color, alpha=0.12)
-        ax.set_ylim(bottom=0)
+            # Today's count as a dot: on the first day it is the only point, and a line needs two.
+            ax.plot([points[-1][0]], [points[-1][1]], color=color, marker="o", markersize=3)
+        # Counts: an area at zero keeps a 0-1 axis rather than fractions of an exception.
+        ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1))
         ax.set_title(f"{line['area']} ({line['status'].upper()}): {line['exceptions']}", fontsize=7.5, loc="left")
         ax.tick_params(labelsize=6.5)
         for side in ("top", "right"):
@@ -189,9 +193,8 @@ def health_chart(data: dict) -> bytes:
     ticks = [0, len(days) - 1] if len(days) > 1 else [0]
     for ax in axes[-1]:
         ax.set_xticks(ticks, [days[t].strftime("%d %b") for t in ticks])
-    fig.suptitle(
-        f"Open exceptions per area, each day from {days[0]:%d %b} to {days[-1]:%d %b}", fontsize=9, x=0.01, ha="left"
-    )
+    period = f"each day from {days[0]:%d %b} to {days[-1]:%d %b}" if len(days) > 1 else f"on {days[0]:%d %b}"
+    fig.suptitle(f"Open exceptions per area, {period}", fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return _png(fig)
 

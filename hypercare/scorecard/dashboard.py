@@ -76,6 +76,8 @@ def widgets(c: Context, data: dict) -> list[dict]:
     eligible_before, _ = _week_sum(series, "eligible_deals_new", 1)
     created_week, _ = _week_sum(series, "projects_created", 0)
     created_before, _ = _week_sum(series, "projects_created", 1)
+    # Before go-live nothing was monitored: no count, rather than a zero.
+    week_before = "no earlier week monitored" if created_before is None else f"{int(created_before)} the week before"
     durations = data["durations"]
     queues = data["queues"]
     oldest_queue = max((q for q in queues if q["oldest"] is not None), key=lambda q: q["oldest"], default=None)
@@ -104,7 +106,7 @@ def widgets(c: Context, data: dict) -> list[dict]:
             c.count("trigger.missed_eligible"),
             previous=c.previous_count("trigger.missed_eligible"),
             note=f"eligible deals missed (no project after the trigger SLA); {int(created_week or 0)} projects "
-            f"created this week ({int(created_before or 0)} the week before); "
+            f"created this week ({week_before}); "
             f"{c.count('trigger.duplicate_project')} duplicate, {c.count('trigger.premature_start')} premature",
         ),
         _widget(
@@ -359,7 +361,8 @@ def _top_rules(c: Context, data: dict, prefixes: tuple[str, ...], limit: int = 3
 
 def review_pack(c: Context, data: dict) -> dict:
     verdict = data["verdict"]
-    weak = [q["question"] for q in verdict["questions"] if not q["strong"]]
+    weak = [q["question"] for q in verdict["questions"] if q["answer"] == "weak"]
+    unmeasured = [q["question"] for q in verdict["questions"] if q["answer"] == "not enough data yet"]
     red = [h["area"] for h in data["health"] if h["status"] == "red"]
     missing_fields = sorted(
         c.metrics.by(c.as_of, "missing_at_submission", "field").items(), key=lambda kv: (-(kv[1] or 0), kv[0])
@@ -371,6 +374,7 @@ def review_pack(c: Context, data: dict) -> dict:
         [
             verdict["message"],
             "Weak: " + ("; ".join(weak) if weak else "none"),
+            *(["Not enough data yet: " + "; ".join(unmeasured)] if unmeasured else []),
             "Red areas: " + (", ".join(red) if red else "none"),
         ],
         [

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from hypercare.scorecard.config import SEVERITY_RANK
 from hypercare.scorecard.context import Context
-from hypercare.scorecard.formats import fmt
+from hypercare.scorecard.formats import fmt, fmt_against
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,9 @@ def _health_signal(key: str, c: Context) -> str:
             f"before kickoff {fmt(m('complete_before_kickoff_rate'), 'pct')}"
         )
     if key == "account_setup":
-        return f"{c.count('ownership.no_owner')} without owner; owner p90 {fmt(m('time_to_owner.p90'), 'days')}"
+        # At the precision of the stable-state check, so 1.01 never reads as a passing 1.0.
+        p90, _ = fmt_against(m("time_to_owner.p90"), c.config.threshold("time_to_owner_p90_max"), "days")
+        return f"{c.count('ownership.no_owner')} without owner; owner p90 {p90}"
     if key == "billing":
         return f"{c.count('billing.blocks_invoice_or_launch')} blocking invoice or launch"
     if key == "provisioning":

@@ -247,9 +247,9 @@ def stable_state_verdict(c: Context, reasons: list[tuple], exceptions_total: int
         message = f"Do not expand automation: {weak} of 10 questions are weak"
         flip = f"{weak - limit + 1} fewer weak question{'s' if weak - limit + 1 > 1 else ''} would allow expansion"
         if unmeasured:
-            flip += f" once the {unmeasured} without enough data are measured"
+            flip += f" once the {unmeasured} without enough data {'are' if unmeasured > 1 else 'is'} measured"
     else:
-        message = f"Do not expand automation yet: {unmeasured} question{'s' if unmeasured > 1 else ''} lack data"
+        message = f"Do not expand automation yet: {unmeasured} question{'s lack' if unmeasured > 1 else ' lacks'} data"
         flip = "expansion needs every question measured and fewer than " + f"{limit} weak"
     return {
         "questions": answers,

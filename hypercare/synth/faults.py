@@ -298,6 +298,9 @@ def inject_signed_not_closed(ctx: FaultContext, idx: np.ndarray) -> None:
     _reproject(ctx, idx)
 
 
+# Projects started before their deal was eligible.
+PREMATURE_STARTS = ("premature_unsigned", "premature_prepayment", "premature_open_stage", "premature_never_eligible")
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("excluded", 0.03, 6, inject_excluded),
     Scenario("duplicate", 0.015, 4, inject_duplicate, strategic_share=0.35),
@@ -406,10 +409,10 @@ def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen
     timeline the automation would have given them. Every deal is injected first, so the
     draws of the deals that keep their fault never depend on the team. The faults still
     open are then put right at the cleanup instant: the missing project is created by
-    hand, the duplicate and the project started for a deal that never became eligible
-    cancelled, the paused handoff resumed. Unlinked projects are linked once their
-    kickoff is known (`link_unlinked_projects`). Projects come and go with
-    these fixes, so the records drawn after them (in creation order) are drawn anew."""
+    hand, the duplicate and the project started for a deal that never becomes eligible
+    cancelled, the paused handoff resumed, the unlinked project linked
+    (`link_unlinked_projects`). Projects come and go with these fixes, so the records
+    drawn after them (in creation order) are drawn anew."""
     plan, clock, team = ctx.plan, ctx.clock, ctx.team
     faulty = np.concatenate([chosen[s.name] for s in SCENARIOS if s.name != "excluded"])
     keep = stream(ctx.seed, "response", "trigger").random(plan.n)[faulty]
@@ -426,7 +429,9 @@ def answer_trigger_fixes(ctx: FaultContext, clean: dict[str, np.ndarray], chosen
     plan.project_at = np.where(by_hand, created, plan.project_at)
     plan.project_link_at = np.where(by_hand, created, plan.project_link_at)
     plan.project_manual = plan.project_manual | by_hand
-    lingering = plan.scenario == "premature_never_eligible"
+    # Sales tells the team which deals behind a premature start are dead (lost, cancelled,
+    # never signed or never paid): their projects are cancelled; the others go on.
+    lingering = np.isin(plan.scenario, PREMATURE_STARTS) & (eligible >= NEVER)
     plan.project_cancelled_at = np.where(
         lingering, earlier(plan.project_cancelled_at, later(cleanup, plan.project_at)), plan.project_cancelled_at
     )
@@ -454,11 +459,10 @@ def link_unlinked_projects(
     projects: pl.DataFrame, deals: pl.DataFrame, team: TeamPlan, clock: Clock, seed: int
 ) -> pl.DataFrame:
     """The team links the projects created without their deal at the trigger's cleanup
-    instant, where that comes before the kickoff is held: a link added after the kickoff
-    would rewrite the journey the monitor already judged complete or not."""
+    instant, unless someone linked them sooner. A link after the kickoff completes the
+    journey from that day on; the monitor dates the link, so earlier days keep their gap."""
     cleanup = team.cleanup("trigger", clock, seed, "links", len(projects))
     unlinked = deals["scenario"].gather(projects["deal"]).to_numpy() == "unlinked"
-    created, link_at = projects["created_at"].to_numpy(), projects["link_at"].to_numpy()
-    linked = later(cleanup, created)
-    in_time = unlinked & (linked < earlier(link_at, projects["kickoff_completed_at"].to_numpy()))
-    return projects.with_columns(link_at=pl.Series(np.where(in_time, linked, link_at)))
+    link_at = projects["link_at"].to_numpy()
+    linked = later(cleanup, projects["created_at"].to_numpy())
+    return projects.with_columns(link_at=pl.Series(np.where(unlinked, earlier(link_at, linked), link_at)))

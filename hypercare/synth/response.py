@@ -55,7 +55,7 @@ class ReviewResponse:
       `ramp_business_days`; the area is only named by reviews after the regression starts.
     """
 
-    fixes_per_review: int = 3
+    fixes_per_review: int = 4
     min_findings: int = 3
     ramp_business_days: float = 2.0
     residual: float = 0.0

@@ -206,11 +206,15 @@ select to_regclass('hypercare.alert_quality') is not null;
 -- name: alert_quality
 -- Alerts of the runs from %(start)s up to the scorecard's day, per rule and role: episodes
 -- first notified (firing), repeats and escalations sent, episodes acknowledged by the end
--- of that day, reopened episodes and silenced ones. Nothing after the scorecard's day counts.
+-- of that day, reopened episodes and silenced ones. Nothing after the scorecard's day counts:
+-- repeats and escalations carry no run day, so a notice sent after the end of the day
+-- (%(until)s, when that day's run dispatches) is left out, and a day compiled again later
+-- reads as it did that day.
 with sent as (
     select rule_id, owner_role, finding_id, episode_on, kind, silenced, sent_at
     from hypercare.alert_outbox
     where status = 'sent' and kind <> 'digest' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+      and sent_at <= %(until)s
 ),
 firing as (
     select rule_id, owner_role, finding_id, episode_on, min(sent_at) as first_sent_at

@@ -30,16 +30,18 @@ on conflict (as_of, area) do update set
 
 -- name: upsert_trace
 -- Journey events are facts of the source: the first observation is kept, and a re-run
--- only moves first_observed_on earlier or links a deal's event to its onboarding, so a
--- day that sees nothing new writes nothing. Known events are filtered out before the
--- insert: a conflicting row, even one left unchanged, would be locked and so rewritten.
+-- only moves first_observed_on earlier, or links a deal's event to its onboarding and
+-- moves linked_on (the first day that saw the link) earlier, so a day that sees nothing
+-- new writes nothing. Known events are filtered out before the insert: a conflicting row,
+-- even one left unchanged, would be locked and so rewritten.
 -- Attributes are parsed as JSON only for the rows that are written; the staged events
 -- are already one row per event (see store.write_area_result).
 insert into hypercare.trace_events as t (
     event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
-    attributes, first_observed_on)
+    attributes, first_observed_on, linked_on)
 select n.event_id, n.onboarding_id, n.opportunity_id, n.account_id, n.event_type, n.event_at, n.ref_id,
-       n.attributes::jsonb, n.first_observed_on
+       n.attributes::jsonb, n.first_observed_on,
+       case when n.onboarding_id is not null then n.first_observed_on end
 from (
     select md5(event_type || '|' || ref_id || '|' || event_at::text)::uuid as event_id, onboarding_id,
            opportunity_id, account_id, event_type, event_at, ref_id, attributes,
@@ -50,11 +52,12 @@ where not exists (
     select 1 from hypercare.trace_events k
     where k.event_id = n.event_id
       and k.first_observed_on <= n.first_observed_on
-      and (k.onboarding_id is not null or n.onboarding_id is null))
+      and (n.onboarding_id is null or k.linked_on <= n.first_observed_on))
 on conflict (event_id) do update set
     onboarding_id = coalesce(t.onboarding_id, excluded.onboarding_id),
     first_observed_on = least(t.first_observed_on, excluded.first_observed_on),
+    linked_on = least(t.linked_on, excluded.linked_on),
     attributes = case when excluded.first_observed_on < t.first_observed_on
                       then excluded.attributes else t.attributes end
 where excluded.first_observed_on < t.first_observed_on
-   or (t.onboarding_id is null and excluded.onboarding_id is not null);
+   or excluded.linked_on < coalesce(t.linked_on, 'infinity');
