@@ -1,4 +1,4 @@
-"""The Findings page's and the scorecard's summaries (migrations 0012, 0017) against what they summarise."""
+"""The Findings page's and the scorecard's summaries (migrations 0012, 0016) against what they summarise."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
--- The summaries the Findings page (migration 0012) and the scorecard (migration 0017)
+-- The summaries the Findings page (migration 0012) and the scorecard (migration 0016)
 -- read, rewritten for one (as_of, area) run inside the run's transaction, after its
 -- occurrences and lifecycle changed.
 
