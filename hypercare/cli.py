@@ -102,7 +102,7 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         ruleset=load_ruleset(args.rules),
         fmt=args.format,
-        only_last=args.only_last,
+        last_days=args.last_days or (1 if args.only_last else None),
         response=DEMO_RESPONSE if args.team else None,
     )
     print(report.summary())
@@ -382,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("--only-last", action="store_true", help="write only the final day's snapshot")
+    p.add_argument("--last-days", type=int, help="write only the final N days' snapshots")
     p.add_argument("--team", action="store_true", help="the team answers the reviews, as in the demo month")
     p.add_argument("--rules", type=Path)
     p.set_defaults(func=cmd_generate)

@@ -183,7 +183,7 @@ def main() -> None:
         customers=args.customers,
         seed=11,
         ruleset=load_ruleset(work / "rules.yaml"),
-        only_last=True,
+        last_days=1,
     )
     print(f"generated {args.customers} customers, day {DAY}, in {time.monotonic() - began:.0f} s", flush=True)
     results = []

@@ -124,7 +124,7 @@ def test_same_seed_writes_identical_bytes_and_another_seed_does_not(tmp_path, ru
 
 def test_only_last_writes_the_full_runs_last_day(tmp_path, ruleset):
     full = generate(tmp_path / "full", START, 6, 80, 11, ruleset)
-    last = generate(tmp_path / "last", START, 6, 80, 11, ruleset, only_last=True)
+    last = generate(tmp_path / "last", START, 6, 80, 11, ruleset, last_days=1)
     day = (START + dt.timedelta(days=5)).isoformat()
     assert [p.name for p in (tmp_path / "last").iterdir() if p.is_dir()] == [day]
     assert folder_bytes(tmp_path / "full" / day) == folder_bytes(tmp_path / "last" / day)

@@ -177,10 +177,10 @@ def generate(
     seed: int,
     ruleset: RuleSet,
     fmt: str = "csv",
-    only_last: bool = False,
+    last_days: int | None = None,
     response: ReviewResponse | None = None,
 ) -> GenerateReport:
-    """Write `days` daily snapshots from `start` (or only the last) and their ground truth.
+    """Write `days` daily snapshots from `start` (or only the last `last_days`) and their ground truth.
 
     `response` is how the team answers the reviews of the scorecard cadence (the demo's
     is `DEMO_RESPONSE`); None keeps every fault rate at its baseline all month."""
@@ -193,7 +193,7 @@ def generate(
     team = plan_team(seed, start, days, customers, ruleset, response) if response else NO_TEAM
     world = build_world(seed, start, days, customers, ruleset.calendar, team)
     all_days = [start + dt.timedelta(days=i) for i in range(days)]
-    written = all_days[-1:] if only_last else all_days
+    written = all_days[-last_days:] if last_days else all_days
     report = GenerateReport(
         out_dir=out_dir, start=start, days=days, customers=customers, seed=seed, fmt=fmt, written_days=written
     )
