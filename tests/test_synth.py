@@ -122,17 +122,19 @@ def test_same_seed_writes_identical_bytes_and_another_seed_does_not(tmp_path, ru
     assert first != other
 
 
-def test_only_last_writes_the_full_runs_last_day(tmp_path, ruleset):
+@pytest.mark.parametrize("last_days", [1, 2])
+def test_last_days_writes_the_full_runs_last_days(tmp_path, ruleset, last_days):
     full = generate(tmp_path / "full", START, 6, 80, 11, ruleset)
-    last = generate(tmp_path / "last", START, 6, 80, 11, ruleset, last_days=1)
-    day = (START + dt.timedelta(days=5)).isoformat()
-    assert [p.name for p in (tmp_path / "last").iterdir() if p.is_dir()] == [day]
-    assert folder_bytes(tmp_path / "full" / day) == folder_bytes(tmp_path / "last" / day)
+    last = generate(tmp_path / "last", START, 6, 80, 11, ruleset, last_days=last_days)
+    days = [(START + dt.timedelta(days=offset)).isoformat() for offset in range(6 - last_days, 6)]
+    assert sorted(p.name for p in (tmp_path / "last").iterdir() if p.is_dir()) == days
+    for day in days:
+        assert folder_bytes(tmp_path / "full" / day) == folder_bytes(tmp_path / "last" / day)
     # Rules that look back see only the written days, so they are left out of the match.
     same_day = ~pl.col("rule_id").is_in(LOOKBACK_RULES)
-    full_truth = pl.read_csv(tmp_path / "full" / TRUTH_FILE).filter((pl.col("as_of") == day) & same_day)
+    full_truth = pl.read_csv(tmp_path / "full" / TRUTH_FILE).filter(pl.col("as_of").is_in(days) & same_day)
     assert pl.read_csv(tmp_path / "last" / TRUTH_FILE).filter(same_day).equals(full_truth)
-    assert last.rows[last.written_days[0]] == full.rows[full.written_days[-1]]
+    assert [last.rows[day] for day in last.written_days] == [full.rows[day] for day in full.written_days[-last_days:]]
 
 
 def test_parquet_holds_the_same_cells_as_csv(tmp_path, ruleset):
