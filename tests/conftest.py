@@ -21,6 +21,7 @@ from hypothesis import settings
 
 from hypercare import db
 from hypercare.roles import Roles, setup_roles, url_for
+from tests.scorecard_month import build_month
 
 # Property-based tests: a small budget by default so CI stays fast, a long one for
 # `make fuzz` (HYPOTHESIS_PROFILE=long, random). CI is derandomized so a run is repeatable;
@@ -98,3 +99,9 @@ def role_urls(db_url, test_roles) -> dict[str, str]:
     with db.connect(db_url) as admin:
         setup_roles(admin, test_roles, {kind: password for kind, _ in test_roles.items()})
     return {kind: url_for(db_url, name, password) for kind, name in test_roles.items()}
+
+
+@pytest.fixture(scope="session")
+def month(tmp_path_factory, pg_admin_url) -> Iterator[dict]:
+    """The scorecard tests' generated month (tests/scorecard_month.py), shared by their modules."""
+    yield from build_month(tmp_path_factory.mktemp("scorecard-month"), pg_admin_url)

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections import Counter
 from email import policy
 from pathlib import Path
@@ -29,9 +28,6 @@ from hypercare import db
 from hypercare.areas import AREAS
 from hypercare.cli import main
 from hypercare.demo import truth_agreement
-from hypercare.evaluate import evaluate_day
-from hypercare.loader import load_snapshot
-from hypercare.ruleset import load_ruleset
 from hypercare.scorecard.build import (
     archive_scorecard,
     compile_and_archive,
@@ -42,12 +38,9 @@ from hypercare.scorecard.charts import CHART_COLORS
 from hypercare.scorecard.config import scorecard_config
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.health import HEALTH_AREAS
-from hypercare.synth import generate
 from tests.loopback import MailSink
+from tests.scorecard_month import DAYS, RULES, START
 
-START = dt.date(2026, 11, 2)  # the configured go-live date: day 1
-DAYS = 20
-RULES = load_ruleset()
 CONFIG = scorecard_config(RULES)
 REVIEW_DAY = dt.date(2026, 11, 16)  # day 15, Monday: twice-weekly send with the review pack
 QUIET_DAY = dt.date(2026, 11, 19)  # day 18, Thursday: archived, not sent
@@ -56,26 +49,6 @@ PREVIOUS = {REVIEW_DAY: dt.date(2026, 11, 12), QUIET_DAY: REVIEW_DAY}
 
 def _database(admin_url: str, name: str) -> str:
     return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
-
-
-@pytest.fixture(scope="module")
-def month(tmp_path_factory, pg_admin_url):
-    """One generated month (200 customers x 20 days) loaded and evaluated into its own database."""
-    source = tmp_path_factory.mktemp("scorecard-month")
-    generate(source, start=START, days=DAYS, customers=200, seed=11, ruleset=RULES)
-    name = f"hypercare_scorecard_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = _database(pg_admin_url, name)
-    with db.connect(url) as conn:
-        db.migrate(conn)
-        for offset in range(DAYS):
-            day = START + dt.timedelta(days=offset)
-            load_snapshot(conn, source, day)
-            evaluate_day(conn, day, RULES)
-    yield {"url": url, "source": source, "name": name, "admin": pg_admin_url}
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.formats import decisive_digits, fmt, fmt_against, money, trend
-from tests.test_scorecard import CONFIG, REVIEW_DAY, RULES, START, month, store  # noqa: F401 (fixtures)
+from tests.test_scorecard import CONFIG, REVIEW_DAY, RULES, START, store  # noqa: F401 (fixtures)
 
 
 def test_a_check_near_its_threshold_shows_the_digits_that_decide_it():
