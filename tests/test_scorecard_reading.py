@@ -4,6 +4,7 @@ generated month of test_scorecard, in its own database."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -64,6 +65,24 @@ def test_first_day_has_nothing_to_compare_and_no_weak_answer_without_data(store)
     assert "None" not in repr(first["review"]) and "previous scorecard" not in repr(first["review"])
     widget = next(w for w in first["widgets"] if w["id"] == "exceptions_by_reason")
     assert "Previous" not in widget["table"]["columns"]
+
+
+def test_owner_p90_in_the_duration_table_reads_at_the_precision_of_its_check(store):  # noqa: F811
+    """A p90 a few thousandths under its threshold shows the decimals that decide it in the
+    table too, not 1.0 beside the check's 1.01."""
+    p90 = compile_data(store, REVIEW_DAY, RULES, CONFIG)
+    p90 = next(w for w in p90["widgets"] if w["id"] == "time_to_owner_and_kickoff")["value"]
+    assert p90 is not None
+    threshold = p90 + 0.004
+    near = dataclasses.replace(CONFIG, thresholds=CONFIG.thresholds | {"time_to_owner_p90_max": threshold})
+    widget = next(
+        w for w in compile_data(store, REVIEW_DAY, RULES, near)["widgets"] if w["id"] == "time_to_owner_and_kickoff"
+    )
+    digits = widget["table"]["digits"][widget["table"]["columns"].index("Owner p90")]
+    assert digits >= decisive_digits([p90, threshold], "days") >= 1
+    overall = next(row for row in widget["table"]["rows"] if row[2] == p90)
+    shown, decisive = fmt(overall[2], "days", digits), fmt_against(p90, threshold, "days")[0]
+    assert len(shown) >= len(decisive) > len(fmt(p90, "days")), "the table shows the decimals that decide"
 
 
 def test_top_fixes_name_rule_owner_due_date_and_arr_with_currency(store):  # noqa: F811

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from hypercare.scorecard.context import Context
-from hypercare.scorecard.formats import fmt
+from hypercare.scorecard.formats import decisive_digits, fmt
 
 REVIEW_AGENDA = (
     ("0-5", "Top-line health", "Is the workflow stable enough to keep live?"),
@@ -26,8 +26,9 @@ def _week_sum(series: dict, metric: str, weeks_back: int) -> tuple[float | None,
     return (sum(known) if known else None), len(known)
 
 
-def _table(columns: list[str], formats: list[str], rows: list[list]) -> dict:
-    return {"columns": columns, "formats": formats, "rows": rows}
+def _table(columns: list[str], formats: list[str], rows: list[list], digits: list[int] | None = None) -> dict:
+    """A widget's table; `digits` adds decimals to a column where a headline shows them."""
+    return {"columns": columns, "formats": formats, "rows": rows, "digits": digits or [0] * len(columns)}
 
 
 def _widget(
@@ -79,6 +80,11 @@ def widgets(c: Context, data: dict) -> list[dict]:
     # Before go-live nothing was monitored: no count, rather than a zero.
     week_before = "no earlier week monitored" if created_before is None else f"{int(created_before)} the week before"
     durations = data["durations"]
+    owner_p90 = m("time_to_owner.p90")
+    owner_p90_digits = max(
+        decisive_digits([owner_p90, c.previous_metric("time_to_owner.p90")], "days"),
+        decisive_digits([owner_p90, c.config.threshold("time_to_owner_p90_max")], "days"),
+    )
     queues = data["queues"]
     oldest_queue = max((q for q in queues if q["oldest"] is not None), key=lambda q: q["oldest"], default=None)
     blockers = next(q for q in queues if q["queue"] == "provisioning_blockers")
@@ -147,6 +153,9 @@ def widgets(c: Context, data: dict) -> list[dict]:
                     [o["label"], o["p50"], o["p90"], k["p50"], k["p90"]]
                     for o, k in zip(durations["time_to_owner"], durations["time_to_kickoff_scheduled"], strict=True)
                 ],
+                # Owner p90 at the precision of its headline and of the stable-state check, so
+                # the table never shows 1.0 beside a 1.01 headline.
+                [0, 0, owner_p90_digits, 0, 0],
             ),
             chart="durations",
         ),
