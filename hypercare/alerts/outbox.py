@@ -62,11 +62,12 @@ def _stage(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
         copy_frame(cur, sql.Identifier("stage_outbox"), frame.select(list(OUTBOX_STAGE)))
 
 
-def _insert(conn: psycopg.Connection, rows: list[dict[str, Any]], queries: dict[str, str]) -> int:
+def _insert(conn: psycopg.Connection, rows: list[dict[str, Any]], statement: str) -> int:
+    """Stage `rows` and write them into the outbox with `statement` (insert_staged or insert_digests)."""
     if not rows:
         return 0
     _stage(conn, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
-    return conn.execute(queries["insert_staged"]).rowcount
+    return conn.execute(statement).rowcount
 
 
 def enqueue_run(
@@ -132,7 +133,7 @@ def enqueue_run(
                     "routing_version": ruleset.alerting_version,
                 }
             )
-    queued = _insert(conn, rows, queries)
+    queued = _insert(conn, rows, queries["insert_staged"])
     queued += conn.execute(queries["enqueue_resolved"], params).rowcount
     if area == DIGEST_AREA:
         queued += queue_digests(conn, newest, ruleset)
@@ -222,10 +223,7 @@ def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
                 "routing_version": ruleset.alerting_version,
             }
         )
-    if not rows:
-        return 0
-    _stage(conn, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
-    return conn.execute(named_queries("alerts")["insert_digests"]).rowcount
+    return _insert(conn, rows, named_queries("alerts")["insert_digests"])
 
 
 def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datetime) -> int:
@@ -287,4 +285,4 @@ def schedule_followups(conn: psycopg.Connection, ruleset: RuleSet, now: dt.datet
                             "recipient": recipient.address,
                         }
                     )
-    return _insert(conn, rows, queries)
+    return _insert(conn, rows, queries["insert_staged"])
