@@ -121,13 +121,11 @@ def refresh_lifecycle(conn: psycopg.Connection, params: dict) -> None:
 
 
 def refresh_page_summaries(conn: psycopg.Connection, params: dict) -> None:
-    """After the (as_of, area) run changed: rewrite its day's counts (per rule for the
-    Findings page, per rule, severity and reason for the scorecard) and the area's counts
-    by filter value, which the Findings page reads instead of the whole history."""
+    """After the (as_of, area) run changed: rewrite its day's counts per rule, severity and
+    reason (the scorecard and the Findings page's sparklines) and the area's counts by
+    filter value, which the Findings page reads instead of the whole history."""
     summary_sql = named_queries("ui_summary")
     for name in (
-        "delete_day_counts",
-        "insert_day_counts",
         "delete_occurrence_counts",
         "insert_occurrence_counts",
         "delete_finding_counts",

@@ -67,7 +67,6 @@ HISTORY_TABLES = {
     "evaluation_runs": "as_of",
     "finding_occurrences": "as_of",
     "metric_values": "as_of",
-    "rule_day_counts": "as_of",
     "occurrence_counts": "as_of",
 }
 

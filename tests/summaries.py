@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import psycopg
 
-DAY_COUNTS = "select as_of, area, rule_id, {} from hypercare.{} group by 1, 2, 3 order by 1, 2, 3"
 OCCURRENCE_COUNTS = (
     "select as_of, area, rule_id, severity, reason_code, {} "
     "from hypercare.{} group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5"
@@ -18,7 +17,6 @@ FINDING_COUNTS = (
 def assert_page_summaries_match(conn: psycopg.Connection) -> None:
     """Every per-run summary row equals a count over the occurrences and the finding state."""
     for query, table, summary in (
-        (DAY_COUNTS, "finding_occurrences", "rule_day_counts"),
         (OCCURRENCE_COUNTS, "finding_occurrences", "occurrence_counts"),
         (FINDING_COUNTS, "finding_state", "finding_counts"),
     ):

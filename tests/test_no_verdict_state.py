@@ -49,7 +49,6 @@ PER_RUN_TABLES = (
     "metric_values",
     "trace_events",
     "alert_outbox",
-    "rule_day_counts",
     "occurrence_counts",
     "finding_counts",
     "finding_forecasts",

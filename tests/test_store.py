@@ -187,7 +187,7 @@ def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(
     conn.execute(
         "truncate hypercare.finding_occurrences, hypercare.finding_state, hypercare.finding_events, "
         "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox, "
-        "hypercare.rule_day_counts, hypercare.occurrence_counts, hypercare.finding_counts"
+        "hypercare.occurrence_counts, hypercare.finding_counts"
     )
     conn.commit()
     final = {}

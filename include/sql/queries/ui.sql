@@ -29,7 +29,7 @@ where {keyset}
   and (%(reason_code)s::text is null or s.reason_code = %(reason_code)s)
   and (%(onboarding_id)s::text is null or s.onboarding_id = %(onboarding_id)s)
   and (%(snapshot_date)s::date is null
-       or (exists (select 1 from hypercare.rule_day_counts c where c.as_of = %(snapshot_date)s)
+       or (exists (select 1 from hypercare.occurrence_counts c where c.as_of = %(snapshot_date)s)
            and s.first_seen_on <= %(snapshot_date)s and s.last_seen_on >= %(snapshot_date)s
            and (select true from hypercare.finding_occurrences o
                 where o.finding_id = s.finding_id and o.as_of = %(snapshot_date)s limit 1)))
@@ -76,7 +76,7 @@ order by count(*) desc, s.rule_id;
 -- name: rule_daily
 -- Findings per rule per evaluated day over the 30 days up to the newest run: the sparklines.
 select rule_id, as_of, sum(findings)::integer as findings
-from hypercare.rule_day_counts
+from hypercare.occurrence_counts
 where as_of > %(until)s::date - 30 and as_of <= %(until)s and rule_id = any(%(rules)s)
 group by rule_id, as_of;
 

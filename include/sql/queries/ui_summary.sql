@@ -2,16 +2,6 @@
 -- read, rewritten for one (as_of, area) run inside the run's transaction, after its
 -- occurrences and lifecycle changed.
 
--- name: delete_day_counts
-delete from hypercare.rule_day_counts where as_of = %(as_of)s and area = %(area)s;
-
--- name: insert_day_counts
-insert into hypercare.rule_day_counts (as_of, area, rule_id, findings)
-select as_of, area, rule_id, count(*)
-from hypercare.finding_occurrences
-where as_of = %(as_of)s and area = %(area)s
-group by as_of, area, rule_id;
-
 -- name: delete_occurrence_counts
 delete from hypercare.occurrence_counts where as_of = %(as_of)s and area = %(area)s;
 
