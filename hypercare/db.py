@@ -177,3 +177,30 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame) 
             buffer = io.BytesIO()
             batch.write_csv(buffer, include_header=False, datetime_format=_TS_OUT, date_format="%Y-%m-%d")
             copy.write(buffer.getvalue())
+
+
+_SQL_TYPES = {
+    pl.String: "text",
+    pl.Boolean: "boolean",
+    pl.Float64: "double precision",
+    pl.Int64: "bigint",
+    pl.Date: "date",
+}
+
+
+def _sql_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz"
+    if isinstance(dtype, pl.List):
+        return "text[]"
+    return _SQL_TYPES[dtype.base_type()]
+
+
+def stage_frame(conn: psycopg.Connection, table: str, schema: dict[str, pl.DataType], frame: pl.DataFrame) -> None:
+    """`frame`'s `schema` columns in temp table `table` (created once per transaction and
+    emptied first), from which set-based SQL writes them on."""
+    columns = ", ".join(f"{name} {_sql_type(dtype)}" for name, dtype in schema.items())
+    conn.execute(f"create temp table if not exists {table} ({columns}) on commit drop")
+    conn.execute(f"truncate {table}")
+    with conn.cursor() as cur:
+        copy_frame(cur, sql.Identifier(table), frame.select(list(schema)))

@@ -18,17 +18,15 @@ import datetime as dt
 
 import polars as pl
 import psycopg
-from psycopg import sql
 
 from hypercare.areas import REGISTERED
 from hypercare.calendar import BusinessCalendar
-from hypercare.db import copy_frame, named_queries
+from hypercare.db import named_queries, stage_frame
 from hypercare.findings import FINDING_SCHEMA
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import STORE_VIEWS, Snapshot
 
 FORECAST_SCHEMA: dict[str, pl.DataType] = {"change": pl.String, **FINDING_SCHEMA}
-_SQL_TYPES = {pl.String: "text", pl.Boolean: "boolean"}
 _KEYS = ["rule_id", "subject_key"]
 # Areas that read the store's findings of the day (and so the other areas' forecasts).
 _AGES_FINDINGS = {"backlog"}
@@ -99,14 +97,7 @@ def write_forecast(
     conn.execute(queries["delete_area"], params)
     if forecast.is_empty():
         return
-    columns = ", ".join(
-        f"{name} {'text[]' if isinstance(dtype, pl.List) else _SQL_TYPES.get(dtype, 'timestamptz')}"
-        for name, dtype in FORECAST_SCHEMA.items()
-    )
-    conn.execute(f"create temp table if not exists stage_forecast ({columns}) on commit drop")
-    conn.execute("truncate stage_forecast")
-    with conn.cursor() as cur:
-        copy_frame(cur, sql.Identifier("stage_forecast"), forecast.select(list(FORECAST_SCHEMA)))
+    stage_frame(conn, "stage_forecast", FORECAST_SCHEMA, forecast)
     conn.execute(queries["insert_staged"], params)
 
 

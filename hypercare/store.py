@@ -7,13 +7,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import polars as pl
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from hypercare.alerts.outbox import enqueue_run
-from hypercare.db import copy_frame, named_queries
+from hypercare.db import named_queries, stage_frame
 from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet
 
@@ -76,10 +74,12 @@ def write_area_result(
     run_sql = named_queries("write_run")
     collect_lifecycle(conn, params)
 
-    _stage(conn, "stage_findings", FINDING_SCHEMA, result.findings)
-    _stage(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
+    stage_frame(conn, "stage_findings", FINDING_SCHEMA, result.findings)
+    stage_frame(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
     # One row per event (its id is a digest of these columns), the first the area reported.
-    _stage(conn, "stage_trace", TRACE_SCHEMA, result.trace.unique(TRACE_EVENT_KEY, keep="first", maintain_order=True))
+    stage_frame(
+        conn, "stage_trace", TRACE_SCHEMA, result.trace.unique(TRACE_EVENT_KEY, keep="first", maintain_order=True)
+    )
     for name in ("delete_occurrences", "insert_occurrences", "delete_metrics", "insert_metrics"):
         conn.execute(run_sql[name], params)
     conn.execute(
@@ -132,29 +132,6 @@ def refresh_page_summaries(conn: psycopg.Connection, params: dict) -> None:
         "insert_finding_counts",
     ):
         conn.execute(summary_sql[name], params)
-
-
-_SQL_TYPES = {
-    pl.String: "text",
-    pl.Boolean: "boolean",
-    pl.Float64: "double precision",
-}
-
-
-def _sql_type(dtype: pl.DataType) -> str:
-    if isinstance(dtype, pl.Datetime):
-        return "timestamptz"
-    if isinstance(dtype, pl.List):
-        return "text[]"
-    return _SQL_TYPES[dtype.base_type()]
-
-
-def _stage(conn: psycopg.Connection, table: str, schema: dict, frame: pl.DataFrame) -> None:
-    columns = ", ".join(f"{name} {_sql_type(dtype)}" for name, dtype in schema.items())
-    conn.execute(f"create temp table if not exists {table} ({columns}) on commit drop")
-    conn.execute(f"truncate {table}")
-    with conn.cursor() as cur:
-        copy_frame(cur, sql.Identifier(table), frame.select(list(schema)))
 
 
 # -- audit log ------------------------------------------------------------------------

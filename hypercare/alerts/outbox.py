@@ -11,11 +11,10 @@ from urllib.parse import quote
 
 import polars as pl
 import psycopg
-from psycopg import sql
 
 from hypercare.alerts.redaction import allowed_evidence
 from hypercare.alerts.routing import arr_band, recipients
-from hypercare.db import copy_frame, named_queries
+from hypercare.db import named_queries, stage_frame
 from hypercare.ruleset import RuleSet
 
 OUTBOX_STAGE: dict[str, pl.DataType] = {
@@ -53,20 +52,11 @@ def finding_link(alerting: dict[str, Any], finding_id: str) -> str | None:
     return f"{base}/hypercare/findings/{finding_id}" if base else None
 
 
-def _stage(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
-    sql_types = {pl.Date: "date", pl.Int64: "bigint", pl.String: "text"}
-    columns = ", ".join(f"{name} {sql_types.get(dtype, 'timestamptz')}" for name, dtype in OUTBOX_STAGE.items())
-    conn.execute(f"create temp table if not exists stage_outbox ({columns}) on commit drop")
-    conn.execute("truncate stage_outbox")
-    with conn.cursor() as cur:
-        copy_frame(cur, sql.Identifier("stage_outbox"), frame.select(list(OUTBOX_STAGE)))
-
-
 def _insert(conn: psycopg.Connection, rows: list[dict[str, Any]], statement: str) -> int:
     """Stage `rows` and write them into the outbox with `statement` (insert_staged or insert_digests)."""
     if not rows:
         return 0
-    _stage(conn, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
+    stage_frame(conn, "stage_outbox", OUTBOX_STAGE, pl.DataFrame(rows, schema=OUTBOX_STAGE, orient="row"))
     return conn.execute(statement).rowcount
 
 
