@@ -15,6 +15,8 @@ plus those they open, whose episode opens that day).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import polars as pl
 import psycopg
@@ -104,3 +106,36 @@ def write_forecast(
 def delete_forecast(conn: psycopg.Connection, as_of: dt.date, area: str) -> None:
     """A day without verdict has no forecast either."""
     conn.execute(named_queries("forecast")["delete_area"], {"as_of": as_of, "area": area})
+
+
+@dataclass
+class DueGroup:
+    """What falls due for one owner role (or one role's recipient): the findings, how many
+    would page, the customers and the ARR behind them (each deal once), and the rows in the
+    due-soon query's order (largest ARR first)."""
+
+    findings: int = 0
+    alerts: int = 0
+    customers: set[str] = field(default_factory=set)
+    deals: dict[str, float] = field(default_factory=dict)
+    rows: list[dict] = field(default_factory=list)
+
+    def add(self, row: dict) -> None:
+        self.findings += 1
+        self.alerts += int(row["alert"])
+        self.customers.add(row["onboarding_id"] or row["opportunity_id"] or row["subject_key"])
+        if row["opportunity_id"] and row["arr"] is not None:
+            self.deals[row["opportunity_id"]] = float(row["arr"])
+        self.rows.append(row)
+
+    @property
+    def arr(self) -> float:
+        return float(sum(self.deals.values()))
+
+
+def due_rows(conn: psycopg.Connection, as_of: dt.date) -> Iterator[dict]:
+    """The findings that open by the horizon, one row per finding and owner role, with the
+    customer facts the scorecard and the daily digest show (include/sql/queries/forecast.sql)."""
+    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
+    columns = [c.name for c in cursor.description]
+    return (dict(zip(columns, values, strict=True)) for values in cursor)

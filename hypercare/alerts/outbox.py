@@ -15,6 +15,7 @@ import psycopg
 from hypercare.alerts.redaction import allowed_evidence
 from hypercare.alerts.routing import arr_band, recipients
 from hypercare.db import named_queries, stage_frame
+from hypercare.forecast import DueGroup, due_rows
 from hypercare.ruleset import RuleSet
 
 OUTBOX_STAGE: dict[str, pl.DataType] = {
@@ -153,48 +154,36 @@ def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
     """
     alerting = ruleset.content["alerting"]
     currency = (ruleset.content.get("scorecard") or {}).get("currency", "USD")
-    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
-    columns = [c.name for c in cursor.description]
-    digests: dict[tuple[str, str], dict[str, Any]] = {}
-    for record in (dict(zip(columns, row, strict=True)) for row in cursor):
+    digests: dict[tuple[str, str], DueGroup] = {}
+    for record in due_rows(conn, as_of):
         role = record["owner_role"]
         for recipient in recipients(alerting, [role], record["segment"], record["sales_owner"]):
-            digest = digests.setdefault(
-                (role, recipient.address),
-                {"horizon": record["horizon"], "findings": 0, "alerts": 0, "customers": set(), "deals": {}},
-            )
-            digest["findings"] += 1
-            digest["alerts"] += int(record["alert"])
-            digest["customers"].add(record["onboarding_id"] or record["opportunity_id"] or record["subject_key"])
-            if record["opportunity_id"] and record["arr"] is not None:
-                digest["deals"][record["opportunity_id"]] = float(record["arr"])
-            items = digest.setdefault("items", [])
-            if len(items) < DIGEST_ITEMS:
-                items.append(
-                    {
-                        "rule_id": record["rule_id"],
-                        "severity": record["severity"],
-                        "alert": record["alert"],
-                        "subject_key": record["subject_key"],
-                        "account_name": record["account_name"],
-                        "segment": record["segment"],
-                        "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
-                        "journey_link": journey_link(alerting.get("airflow_base_url"), record["onboarding_id"]),
-                    }
-                )
+            digests.setdefault((role, recipient.address), DueGroup()).add(record)
     rows = []
     for (role, address), digest in digests.items():
         payload = {
             "rule_id": DIGEST_RULE,
             "owner_role": role,
             "as_of": as_of.isoformat(),
-            "horizon": digest["horizon"].isoformat(),
-            "findings": digest["findings"],
-            "alerts": digest["alerts"],
-            "customers": len(digest["customers"]),
-            "arr": sum(digest["deals"].values()),
+            "horizon": digest.rows[0]["horizon"].isoformat(),
+            "findings": digest.findings,
+            "alerts": digest.alerts,
+            "customers": len(digest.customers),
+            "arr": digest.arr,
             "currency": currency,
-            "items": digest["items"],
+            "items": [
+                {
+                    "rule_id": record["rule_id"],
+                    "severity": record["severity"],
+                    "alert": record["alert"],
+                    "subject_key": record["subject_key"],
+                    "account_name": record["account_name"],
+                    "segment": record["segment"],
+                    "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
+                    "journey_link": journey_link(alerting.get("airflow_base_url"), record["onboarding_id"]),
+                }
+                for record in digest.rows[:DIGEST_ITEMS]
+            ],
         }
         rows.append(
             {

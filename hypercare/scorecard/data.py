@@ -18,7 +18,7 @@ from hypercare.alerts.outbox import journey_link
 from hypercare.areas import AREAS
 from hypercare.calendar import BusinessCalendar
 from hypercare.db import named_queries
-from hypercare.forecast import horizon
+from hypercare.forecast import DueGroup, due_rows, horizon
 from hypercare.ruleset import RuleSet
 from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
@@ -411,24 +411,20 @@ def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, 
     """The breach forecast per owner role: what opens by the end of the next business day if
     nothing changes, with the customers and ARR behind it (each deal once per role) and the
     largest items by ARR."""
-    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
-    columns = [c.name for c in cursor.description]
-    roles: dict[str, dict] = {}
+    roles: dict[str, DueGroup] = {}
     findings = set()
-    for row in (dict(zip(columns, values, strict=True)) for values in cursor):
+    for row in due_rows(conn, as_of):
         findings.add(row["finding_id"])
-        role = row["owner_role"]
-        entry = roles.setdefault(
-            role,
-            {"owner_role": role, "owner": capitalized(plain(role)), "findings": 0, "alerts": 0, "items": []},
-        )
-        entry["findings"] += 1
-        entry["alerts"] += int(row["alert"])
-        entry.setdefault("_customers", set()).add(row["onboarding_id"] or row["opportunity_id"] or row["subject_key"])
-        if row["opportunity_id"] and row["arr"] is not None:
-            entry.setdefault("_deals", {})[row["opportunity_id"]] = row["arr"]
-        if len(entry["items"]) < DUE_SOON_ITEMS:
-            entry["items"].append(
+        roles.setdefault(row["owner_role"], DueGroup()).add(row)
+    out = [
+        {
+            "owner_role": role,
+            "owner": capitalized(plain(role)),
+            "findings": group.findings,
+            "alerts": group.alerts,
+            "customers": len(group.customers),
+            "arr": group.arr,
+            "items": [
                 {
                     "rule_name": config.rule_name(row["rule_id"]),
                     "severity": row["severity"],
@@ -436,10 +432,10 @@ def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, 
                     "arr": row["arr"],
                     "journey_link": journey_link(config.journey_base_url, row["onboarding_id"]),
                 }
-            )
-    out = []
-    for entry in roles.values():
-        deals = entry.pop("_deals", {})
-        out.append(entry | {"customers": len(entry.pop("_customers")), "arr": float(sum(deals.values()))})
+                for row in group.rows[:DUE_SOON_ITEMS]
+            ],
+        }
+        for role, group in roles.items()
+    ]
     out.sort(key=lambda e: (-e["arr"], -e["findings"], e["owner_role"]))
     return {"horizon": horizon(calendar, as_of).isoformat(), "findings": len(findings), "roles": out}
