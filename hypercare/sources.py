@@ -222,7 +222,11 @@ def _read_csv_row_by_row(path: Path, name: str, header: list[str]) -> SourceRows
             lines.append(line)
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise ContractError(f"{name}: line {reader.line_num}: not valid CSV ({exc})") from None
+        # An unclosed quote is only noticed where the data ends: name the line its record starts on.
+        where = (
+            f"line {line}" if reader.line_num <= line else f"line {line} (a record running to line {reader.line_num})"
+        )
+        raise ContractError(f"{name}: {where}: not valid CSV ({exc})") from None
     frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
     frame = frame.with_columns(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in header)
     return SourceRows(

@@ -222,6 +222,21 @@ def test_unreadable_file_is_rejected_not_fatal(conn, tmp_path):
     assert report["deals"].status == "loaded"
 
 
+def test_an_unclosed_quote_is_reported_at_the_line_its_record_starts(conn, tmp_path):
+    write_all_entities(tmp_path, rows_per_entity=5)
+    path = snapshot_folder(tmp_path) / "milestones.csv"
+    lines = path.read_text().splitlines()
+    lines[3] += ',"unclosed'
+    path.write_text("\n".join(lines) + "\n")
+    report = load_snapshot(conn, tmp_path, DAY)
+    assert report["milestones"].status == "rejected"
+    assert report["milestones"].message == (
+        f"2026-11-03/milestones.csv: line 4 (a record running to line {len(lines)}): "
+        "not valid CSV (unexpected end of data)"
+    )
+    assert report["deals"].status == "loaded"
+
+
 def test_unknown_extra_columns_land_in_extra(conn, tmp_path):
     deals = CONTRACT["deals"]
     write_csv(
