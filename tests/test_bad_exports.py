@@ -185,9 +185,15 @@ def test_a_rejected_file_gives_no_verdict_and_resolves_nothing(conn, source, kin
     ).fetchall()
     assert {area for area, _ in blocks} == set(SOURCE_AREAS)
     assert all(entities == ["deals"] for area, entities in blocks if area not in ("audit", "backlog"))
-    health = {h["key"]: h for h in compile_data(conn, BAD_DAY, RULES, scorecard_config(RULES))["health"]}
+    card = compile_data(conn, BAD_DAY, RULES, scorecard_config(RULES))
+    health = {h["key"]: h for h in card["health"]}
     assert health["trigger"]["status"] == "no verdict"
     assert health["trigger"]["signal"] == "no verdict: trigger not evaluated on complete inputs"
+    # Its count is unknown, not zero: no number, no "better", no point on the trend line.
+    assert (health["trigger"]["exceptions"], health["trigger"]["high"]) == (None, None)
+    assert health["trigger"]["previous"] is not None and health["trigger"]["trend"][-1] is None
+    assert health["trigger"]["trend"][-2] is not None
+    assert "Trigger health" not in card["summary"]["changed"]
 
 
 def test_a_blocked_day_leaves_the_lifecycle_as_if_it_never_ran(conn, source, reference_db_url, tmp_path):

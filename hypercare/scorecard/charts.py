@@ -14,6 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from hypercare.scorecard.formats import fmt
+
 # Chart colours are never used by the HTML itself, so their pixels mark drawn charts.
 CHART_COLORS = {
     "blue": "#2563eb",
@@ -184,7 +186,7 @@ def health_chart(data: dict) -> bytes:
             ax.plot([points[-1][0]], [points[-1][1]], color=color, marker="o", markersize=3)
         # Counts: an area at zero keeps a 0-1 axis rather than fractions of an exception.
         ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1))
-        ax.set_title(f"{line['area']} ({line['status'].upper()}): {line['exceptions']}", fontsize=7.5, loc="left")
+        ax.set_title(f"{line['area']} ({line['status'].upper()}): {fmt(line['exceptions'])}", fontsize=7.5, loc="left")
         ax.tick_params(labelsize=6.5)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)

@@ -152,7 +152,12 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "health_legend": config.health.legend(),
         "due_soon": due_soon(conn, as_of, config, calendar),
     }
-    _add_area_trends(data, FindingCounts(_fetch(conn, "findings_by_rule", {"days": period_days})), period_days)
+    _add_area_trends(
+        data,
+        FindingCounts(_fetch(conn, "findings_by_rule", {"days": period_days})),
+        _fetch(conn, "evaluated_areas", {"days": period_days}),
+        period_days,
+    )
     data["targets"] = {"time_to_owner_p90": config.threshold("time_to_owner_p90_max")}
     data["widgets"] = widgets(context, data)
     data["review"] = review_pack(context, data) if cadence.review_pack else None
@@ -181,13 +186,18 @@ def _series(rows: list[tuple], start: dt.date, as_of: dt.date) -> dict:
     }
 
 
-def _add_area_trends(data: dict, findings: FindingCounts, days: list[dt.date]) -> None:
-    """Each health line's exceptions per day over the series' days (None where its areas were not evaluated)."""
-    evaluated = {day for day in days if findings.by_rule(day)}
+def _add_area_trends(data: dict, findings: FindingCounts, runs: list[tuple], days: list[dt.date]) -> None:
+    """Each health line's exceptions per day over the series' days (None where one of its
+    areas has no run that day: not evaluated, or no verdict)."""
+    evaluated: dict[dt.date, set[str]] = {}
+    for day, area, _version in runs:
+        evaluated.setdefault(day, set()).add(area)
     by_key = {area.key: area for area in HEALTH_AREAS}
     for line in data["health"]:
         area = by_key[line["key"]]
-        line["trend"] = [findings.count(day, area.rules) if day in evaluated else None for day in days]
+        line["trend"] = [
+            findings.count(day, area.rules) if area.evaluated_by <= evaluated.get(day, set()) else None for day in days
+        ]
 
 
 def _findings_by_rule(findings: FindingCounts, as_of: dt.date, previous: dt.date | None) -> list[dict]:

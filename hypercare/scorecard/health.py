@@ -25,6 +25,11 @@ class HealthArea:
     def covers(self, rule_id: str) -> bool:
         return any(rule_id.startswith(r) if r.endswith(".") else rule_id == r for r in self.rules)
 
+    @property
+    def evaluated_by(self) -> frozenset[str]:
+        """The evaluation areas whose runs its counts come from."""
+        return frozenset(rule.split(".", 1)[0] for rule in self.rules)
+
 
 HEALTH_AREAS = (
     HealthArea(
@@ -156,22 +161,24 @@ def health_lines(c: Context, unevaluated: frozenset[str] = frozenset()) -> list[
     """Red, amber or green by the thresholds of `scorecard.health_status` (see HealthStatus).
 
     An area measured by a monitoring area that gave no verdict that day (in
-    `unevaluated`) is "no verdict", never green: its missing findings are not zero.
+    `unevaluated`) is "no verdict", never green: its missing findings are not zero, so it
+    shows no count and no change.
     """
     counts = c.findings.by_rule(c.as_of)
     lines = []
     for area in HEALTH_AREAS:
         high = sum(n for (r, s), n in counts.items() if area.covers(r) and SEVERITY_RANK[s] >= 2)
         warn = sum(n for (r, s), n in counts.items() if area.covers(r) and s == "warn")
-        missing = sorted({rule.split(".", 1)[0] for rule in area.rules} & unevaluated)
+        missing = sorted(area.evaluated_by & unevaluated)
         lines.append(
             {
                 "key": area.key,
                 "area": area.name,
                 "bad_signal": area.bad_signal,
                 "status": "no verdict" if missing else c.config.health.status(high, warn),
-                "exceptions": high + warn,
-                "high": high,
+                # Without a verdict the count is unknown, not zero (and not "better").
+                "exceptions": None if missing else high + warn,
+                "high": None if missing else high,
                 "previous": c.previous_count(area.rules),
                 "signal": (
                     f"no verdict: {', '.join(missing)} not evaluated on complete inputs"
