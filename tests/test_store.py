@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hypercare.findings import AreaResult, findings_from, metric_rows, trace_from
+from hypercare.findings import TRACE_SCHEMA, AreaResult, findings_from, metric_rows, trace_from
 from hypercare.ruleset import load_ruleset
 from hypercare.store import append_audit, register_ruleset, verify_audit, write_area_result
 from tests.scenario import ts
@@ -285,3 +285,64 @@ def test_a_later_link_leaves_a_past_day_as_it_was_evaluated(conn, tmp_path):
     # The link is dated by the first day that saw it.
     linked_on = "select first_observed_on, linked_on from hypercare.trace_events where event_type = 'trigger_received'"
     assert conn.execute(linked_on).fetchall() == [(day, later)]
+
+
+# Journey events as an area restates them: a reference whose text needs quoting or
+# escaping, one of two times, linked to its onboarding or not yet, on a day of four.
+trace_runs = st.lists(
+    st.tuples(
+        st.sampled_from(D[:4]),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["P-1", "P,2", 'P"3', "P\t4", "P\\t4", "P\n5", "Pé6", ""]),
+                st.sampled_from([ts("2026-11-01 09:00"), ts("2026-11-01 09:00:00.000001")]),
+                st.booleans(),
+            ),
+            max_size=6,
+        ),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(
+    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(runs=trace_runs)
+def test_trace_after_any_runs_holds_each_event_as_first_observed_and_first_linked(conn, runs):
+    """The trace keeps, per event, the first day that saw it (with that day's attributes)
+    and the first day that saw its link, however often and in whatever order days are
+    restated; the known events an area drops before staging never change that."""
+    conn.execute("truncate hypercare.trace_events, hypercare.evaluation_runs, hypercare.alert_outbox")
+    conn.commit()
+    expected: dict[tuple, list] = {}
+    for day, restated in runs:
+        frame = pl.DataFrame(
+            [
+                ("ONB-" + ref if linked else None, None, None, "project_created", at, ref, f'{{"day": "{day}"}}')
+                for ref, at, linked in restated
+            ],
+            schema=TRACE_SCHEMA,
+            orient="row",
+        )
+        with conn.transaction():
+            register_ruleset(conn, RULES)
+            write_area_result(conn, day, "trigger", RULES, AreaResult(trace=frame))
+        for ref, at, linked in (
+            frame.unique(["ref_id", "event_at"], keep="first").select("ref_id", "event_at", "onboarding_id").rows()
+        ):
+            seen = expected.setdefault((ref, at), [day, None])
+            seen[0] = min(seen[0], day)
+            if linked:
+                seen[1] = min(seen[1] or day, day)
+    stored = conn.execute(
+        "select ref_id, event_at, first_observed_on, linked_on, onboarding_id, attributes->>'day' "
+        "from hypercare.trace_events"
+    ).fetchall()
+    assert {(ref, at): (first, linked, onboarding, day) for ref, at, first, linked, onboarding, day in stored} == {
+        key: (first, linked, "ONB-" + key[0] if linked else None, str(first))
+        for key, (first, linked) in expected.items()
+    }
