@@ -66,6 +66,12 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     return conn
 
 
+def sibling(conn: psycopg.Connection) -> psycopg.Connection:
+    """A second connection of `conn`'s role to its database, set up as `connect` does, in
+    autocommit: for reads of committed data that run beside `conn`'s own."""
+    return connect(conn.info.dsn, password=conn.info.password, autocommit=True)
+
+
 @cache
 def named_queries(name: str) -> dict[str, str]:
     """Statements of include/sql/queries/<name>.sql, keyed by their `-- name:` marker."""

@@ -11,13 +11,14 @@ none is configured) to the as-of day; nothing before go-live is drawn.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
 from hypercare.alerts.outbox import journey_link
 from hypercare.areas import AREAS
 from hypercare.calendar import BusinessCalendar
-from hypercare.db import named_queries
+from hypercare.db import named_queries, sibling
 from hypercare.forecast import DueGroup, due_rows, horizon
 from hypercare.ruleset import RuleSet
 from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day
@@ -108,16 +109,17 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
     period_days = [period_start + dt.timedelta(days=i) for i in range((as_of - period_start).days + 1)]
     has_previous = any(day == previous for day, _, _ in runs)
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
-    fixes = _rank_fixes(
-        _fetch(conn, "fixes", {"as_of": as_of}),
-        _fetch(conn, "fix_accounts", {"as_of": as_of, "per_fix": config.accounts_per_fix}),
-        config,
-        calendar,
-        as_of,
-    )
-    loop = _control_loop(_fetch(conn, "control_loop", {"as_of": as_of}))
-    exceptions_total, reopened = _fetch(conn, "reopened_share", {"as_of": as_of})[0]
-    alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
+    # The day-scoped queries scale with a day's findings (300k exceptions at 100k
+    # customers): the control loop and the forecasts run on a second connection meanwhile.
+    with sibling(conn) as other, ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecard") as beside:
+        loop = beside.submit(lambda: _control_loop(_fetch(other, "control_loop", {"as_of": as_of})))
+        upcoming = beside.submit(due_soon, other, as_of, config, calendar)
+        fix_rows, account_rows, (exceptions_total, reopened) = _fetch(
+            conn, "day_exceptions", {"as_of": as_of, "per_fix": config.accounts_per_fix}
+        )[0]
+        fixes = _rank_fixes(fix_rows, account_rows, config, calendar, as_of)
+        alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
+        loop, upcoming = loop.result(), upcoming.result()
     verdict = stable_state_verdict(context, reasons, exceptions_total, reopened)
     data = {
         "as_of": as_of.isoformat(),
@@ -150,7 +152,7 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
         "fixes": fixes,
         "alert_quality": alert_quality,
         "health_legend": config.health.legend(),
-        "due_soon": due_soon(conn, as_of, config, calendar),
+        "due_soon": upcoming,
     }
     _add_area_trends(
         data,

@@ -43,75 +43,70 @@ from hypercare.metric_values
 where as_of between %(start)s and %(end)s and dimension = 'all' and metric = any(%(metrics)s)
 order by as_of, metric;
 
--- name: reopened_share
--- Share of the day's exceptions whose finding has been reopened at least once by then.
-select count(*) as exceptions,
-       count(*) filter (where exists (
-           select 1 from hypercare.finding_events e
-           where e.finding_id = o.finding_id and e.event = 'reopened' and e.event_on <= o.as_of)) as reopened
-from hypercare.finding_occurrences o
-where o.as_of = %(as_of)s and o.severity <> 'info';
-
--- name: fixes
--- Exceptions (warn and above) of the day grouped into fixes by (rule, reason code), with
--- what ranks them: how many, how old the oldest open episode is (calendar days from the
--- day it opened or reopened), and the ARR of the affected deals (each deal once).
-with today as (
+-- name: day_exceptions
+-- The day's exceptions (warn and above), read once for three answers, each a JSON array:
+-- fixes: the exceptions grouped into fixes by (rule, reason code), with what ranks them:
+--   how many, how old the oldest open episode is (calendar days from the day it opened or
+--   reopened), and the ARR of the affected deals (each deal once);
+-- accounts: the accounts behind each fix, largest ARR first, at most %(per_fix)s a fix;
+-- reopened: how many exceptions there are, and how many of their findings had been
+--   reopened at least once by the day.
+with today as materialized (
     select o.finding_id, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
-           o.opportunity_id, o.high_value, o.owner_roles
+           o.opportunity_id, o.high_value, o.owner_roles, d.account_id, d.arr::double precision as arr,
+           e.opened_on, coalesce(e.reopened, false) as reopened
     from hypercare.finding_occurrences o
+    left join hypercare.landing_deals d
+        on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
+    left join (
+        select e.finding_id,
+               max(e.event_on) filter (where e.event in ('opened', 'reopened')) as opened_on,
+               bool_or(e.event = 'reopened') as reopened
+        from hypercare.finding_events e
+        where e.event_on <= %(as_of)s
+          and e.finding_id in (
+              select finding_id from hypercare.finding_occurrences
+              where as_of = %(as_of)s and severity <> 'info')
+        group by e.finding_id
+    ) e on e.finding_id = o.finding_id
     where o.as_of = %(as_of)s and o.severity <> 'info'
-),
-episodes as (
-    select e.finding_id, max(e.event_on) as opened_on
-    from hypercare.finding_events e
-    join today t on t.finding_id = e.finding_id
-    where e.event in ('opened', 'reopened') and e.event_on <= %(as_of)s
-    group by e.finding_id
-),
-deal_arr as (
-    select distinct t.rule_id, t.reason_code, t.opportunity_id, d.arr
-    from today t
-    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = t.opportunity_id
 ),
 arr_at_risk as (
-    select rule_id, reason_code, sum(arr)::double precision as arr_at_risk
-    from deal_arr
+    select rule_id, reason_code, sum(arr) as arr_at_risk
+    from (select distinct rule_id, reason_code, opportunity_id, arr from today where arr is not null) deals
     group by rule_id, reason_code
-)
-select t.rule_id, t.reason_code,
-       count(*) as findings,
-       count(distinct coalesce(t.onboarding_id, t.opportunity_id, t.subject_key)) as customers,
-       count(*) filter (where t.high_value) as high_value,
-       max(case t.severity when 'critical' then 3 when 'high' then 2 else 1 end) as severity_rank,
-       coalesce(max(%(as_of)s::date - e.opened_on), 0) as oldest_days,
-       (array_agg(t.subject_key order by e.opened_on nulls last, t.subject_key))[1] as oldest_subject,
-       coalesce(max(a.arr_at_risk), 0) as arr_at_risk,
-       (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles,
-       count(distinct t.onboarding_id) as onboardings
-from today t
-left join episodes e on e.finding_id = t.finding_id
-left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
-group by t.rule_id, t.reason_code;
-
--- name: fix_accounts
--- The accounts behind each fix (rule, reason code) of the day, largest ARR first, at most
--- %(per_fix)s per fix.
-with behind as (
-    select distinct o.rule_id, o.reason_code, d.account_id, o.onboarding_id, d.arr::double precision as arr
-    from hypercare.finding_occurrences o
-    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
-    where o.as_of = %(as_of)s and o.severity <> 'info'
 ),
-ranked as (
+fixes as (
+    select t.rule_id, t.reason_code,
+           count(*) as findings,
+           count(distinct coalesce(t.onboarding_id, t.opportunity_id, t.subject_key)) as customers,
+           count(*) filter (where t.high_value) as high_value,
+           max(case t.severity when 'critical' then 3 when 'high' then 2 else 1 end) as severity_rank,
+           coalesce(max(%(as_of)s::date - t.opened_on), 0) as oldest_days,
+           (array_agg(t.subject_key order by t.opened_on nulls last, t.subject_key))[1] as oldest_subject,
+           coalesce(max(a.arr_at_risk), 0) as arr_at_risk,
+           (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles,
+           count(distinct t.onboarding_id) as onboardings
+    from today t
+    left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
+    group by t.rule_id, t.reason_code
+),
+accounts as (
     select *, row_number() over (
         partition by rule_id, reason_code order by arr desc, account_id, onboarding_id nulls last) as n
-    from behind
+    from (
+        select distinct rule_id, reason_code, account_id, onboarding_id, arr
+        from today where account_id is not null) behind
 )
-select rule_id, reason_code, account_id, onboarding_id, arr
-from ranked
-where n <= %(per_fix)s
-order by rule_id, reason_code, n;
+select
+    (select coalesce(json_agg(json_build_array(
+                rule_id, reason_code, findings, customers, high_value, severity_rank, oldest_days,
+                oldest_subject, arr_at_risk, owner_roles, onboardings)), '[]')
+     from fixes),
+    (select coalesce(json_agg(json_build_array(rule_id, reason_code, account_id, onboarding_id, arr)
+                              order by rule_id, reason_code, n), '[]')
+     from accounts where n <= %(per_fix)s),
+    (select json_build_array(count(*), count(*) filter (where reopened)) from today);
 
 -- name: control_loop
 -- Where each open customer journey sits in the control loop on the day, from the
@@ -180,24 +175,33 @@ step_areas (stage, area) as (
            ('provision', 'provisioning'), ('provision', 'billing'), ('customer_tasks', 'customer'),
            ('escalate', 'backlog'), ('write_back', 'writeback'), ('measure_value', 'customer')
 ),
-exceptions as (
-    select o.area, o.onboarding_id as journey
-    from hypercare.finding_occurrences o
-    where o.as_of = %(as_of)s and o.severity <> 'info' and o.onboarding_id is not null
-    union
-    select o.area, o.opportunity_id
-    from hypercare.finding_occurrences o
-    where o.as_of = %(as_of)s and o.severity <> 'info' and o.opportunity_id is not null
+area_bits as (
+    select area, 1 << (row_number() over (order by area) - 1)::integer as bit
+    from (select distinct area from step_areas) a
 ),
-stuck as (
-    select distinct j.journey, j.stage
-    from journeys j
-    join step_areas s on s.stage = j.stage
-    join exceptions e on e.area = s.area and e.journey = j.journey
+stage_masks as (
+    select s.stage, bit_or(b.bit) as mask from step_areas s join area_bits b using (area) group by s.stage
+),
+exception_areas as (
+    -- Per journey, the areas with an exception on the day, one bit each: a journey is
+    -- stuck when it shares a bit with its step's mask (one pass, no join per pair).
+    select x.journey, bit_or(b.bit) as mask
+    from (
+        select o.area, o.onboarding_id as journey
+        from hypercare.finding_occurrences o
+        where o.as_of = %(as_of)s and o.severity <> 'info' and o.onboarding_id is not null
+        union all
+        select o.area, o.opportunity_id
+        from hypercare.finding_occurrences o
+        where o.as_of = %(as_of)s and o.severity <> 'info' and o.opportunity_id is not null
+    ) x
+    join area_bits b using (area)
+    group by x.journey
 )
-select j.stage, count(*) as customers, count(s.journey) as stuck
+select j.stage, count(*) as customers, count(*) filter (where e.mask & m.mask <> 0) as stuck
 from journeys j
-left join stuck s on s.journey = j.journey and s.stage = j.stage
+left join stage_masks m on m.stage = j.stage
+left join exception_areas e on e.journey = j.journey
 group by j.stage;
 
 -- name: alert_quality_exists
