@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 import yaml
-from pandera.config import ValidationDepth, config_context
 
 from hypercare import INCLUDE_DIR
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 CONTRACT_FILE = INCLUDE_DIR / "schemas" / "contract.yaml"
 
@@ -313,6 +315,8 @@ class RowCheck:
     reason: str
 
     def as_pandera(self) -> pa.Check:
+        import pandera.polars as pa
+
         predicate = self.predicate
         return pa.Check(lambda data: data.lazyframe.select(predicate(pl.col(data.key))), error=self.reason)
 
@@ -407,8 +411,12 @@ def pandera_schema(entity: Entity) -> pa.DataFrameSchema:
 
     Columns are strings because a source file holds strings; each column's checks
     establish that its values parse as the contract type and meet its rules, and
-    `unique` is the entity key (every copy of a duplicated key fails).
+    `unique` is the entity key (every copy of a duplicated key fails). pandera is imported
+    here, not with the module: the evaluation's task processes read the contract but never
+    validate, and importing pandera costs each of them 0.4 s.
     """
+    import pandera.polars as pa
+
     columns = {
         c.name: pa.Column(
             pl.String,
@@ -516,6 +524,9 @@ def _schema_failures(entity: Entity, frame: pl.DataFrame, source_file: str, *, s
             frame = frame.filter(suspect)
         if frame.is_empty():
             return pl.DataFrame(schema=ROW_PROBLEM_SCHEMA)
+    import pandera.polars as pa
+    from pandera.config import ValidationDepth, config_context
+
     try:
         with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
             pandera_schema(entity).validate(frame, lazy=True)

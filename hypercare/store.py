@@ -100,7 +100,8 @@ def unrecorded_trace(conn: psycopg.Connection, as_of: dt.date, trace: pl.DataFra
     An area restates every journey event of its records each day (about 1.2M at 100k
     customers) and few are new: reading the known keys back through an index-only scan
     and dropping them here costs a fraction of staging them all and probing the trace's
-    primary key once per event. The upsert keeps its own check, so this only saves work.
+    primary key once per event. The upsert's conflict clause still keeps the data right;
+    this keeps known rows from being locked and rewritten.
     """
     trace = trace.unique(TRACE_EVENT_KEY, keep="first", maintain_order=True)
     if trace.is_empty():

@@ -229,6 +229,7 @@ def stage_scorecard(url: str, day: str, days: int, evaluated_days: int) -> dict:
         conn.commit()
         _vacuum_analyze(url)
         rows = conn.execute("select count(*) from hypercare.finding_occurrences").fetchone()[0]
+        conn.commit()  # as the scorecard task finds it: no transaction open, so reads may run beside
         began = time.perf_counter()
         data = compile_data(conn, as_of, ruleset, scorecard_config(ruleset))
         sql_seconds = time.perf_counter() - began

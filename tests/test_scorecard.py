@@ -28,6 +28,7 @@ from hypercare import db
 from hypercare.areas import AREAS
 from hypercare.cli import main
 from hypercare.demo import truth_agreement
+from hypercare.scorecard import data as data_module
 from hypercare.scorecard.build import (
     archive_scorecard,
     compile_and_archive,
@@ -237,6 +238,23 @@ def test_weekly_review_pack_only_on_review_days(scorecards):
     assert review["verdict"]["message"] in slots[0]["items"]
     assert any(review["fixes"][0]["rule_name"] in item for item in slots[-1]["items"])
     assert any(review["next_review"] in item for item in slots[-1]["items"]), "each fix is due by the next review"
+
+
+def test_a_second_connection_reads_beside_only_an_idle_one_and_changes_nothing(month, monkeypatch):
+    """On a connection without an open transaction the control loop and the forecasts are
+    read on a second connection; inside a caller's transaction (whose rows a second
+    connection could not see) everything is read on the caller's. The scorecard is the same."""
+    opened = []
+    original = data_module.sibling
+    monkeypatch.setattr(data_module, "sibling", lambda conn: opened.append(conn) or original(conn))
+    with db.connect(month["url"], autocommit=True) as conn:
+        beside = compile_data(conn, REVIEW_DAY, RULES, CONFIG)
+        assert len(opened) == 1
+        with conn.transaction():
+            inline = compile_data(conn, REVIEW_DAY, RULES, CONFIG)
+        assert len(opened) == 1
+    assert beside == inline
+    assert beside["control_loop"]["stages"] and beside["fixes"]
 
 
 def test_dashboard_has_fewer_than_15_widgets_with_or_without_alerting(month):

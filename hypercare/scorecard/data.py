@@ -11,7 +11,9 @@ none is configured) to the as-of day; nothing before go-live is drawn.
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psycopg
 
@@ -91,8 +93,40 @@ def _fetch(conn: psycopg.Connection, name: str, params: dict) -> list[tuple]:
     return conn.execute(named_queries("scorecard")[name], params).fetchall()
 
 
+class _Inline:
+    """An executor that runs each call at once, in the caller's thread."""
+
+    @staticmethod
+    def submit(fn, *args) -> Future:
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
+
+
+@contextmanager
+def _reads_beside(conn: psycopg.Connection, allowed: bool) -> Iterator[tuple[psycopg.Connection, object]]:
+    """A connection and an executor for reads that can run beside `conn`'s: a second
+    connection in a worker thread when `allowed`, else `conn` itself, inline."""
+    if not allowed:
+        yield conn, _Inline()
+        return
+    with sibling(conn) as other, ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecard") as pool:
+        yield other, pool
+
+
 def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config: ScorecardConfig) -> dict:
-    """Everything the scorecard of `as_of` shows; raises LookupError if the day was never evaluated."""
+    """Everything the scorecard of `as_of` shows; raises LookupError if the day was never evaluated.
+
+    A second connection sees committed rows only: it reads beside `conn` only when `conn`
+    holds no transaction of its own (whose rows it would miss, or whose locks it would wait
+    on). The reads here are then one transaction, closed at the end.
+    """
+    allowed = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with conn.transaction():
+        return _compile(conn, as_of, ruleset, config, allowed)
+
+
+def _compile(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config: ScorecardConfig, beside: bool) -> dict:
     calendar = ruleset.calendar
     cadence = cadence_day(config.cadence, calendar, as_of)
     previous = previous_send_day(config.cadence, calendar, as_of) or as_of - dt.timedelta(days=1)
@@ -111,9 +145,9 @@ def compile_data(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, con
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
     # The day-scoped queries scale with a day's findings (300k exceptions at 100k
     # customers): the control loop and the forecasts run on a second connection meanwhile.
-    with sibling(conn) as other, ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecard") as beside:
-        loop = beside.submit(lambda: _control_loop(_fetch(other, "control_loop", {"as_of": as_of})))
-        upcoming = beside.submit(due_soon, other, as_of, config, calendar)
+    with _reads_beside(conn, beside) as (other, pool):
+        loop = pool.submit(lambda: _control_loop(_fetch(other, "control_loop", {"as_of": as_of})))
+        upcoming = pool.submit(due_soon, other, as_of, config, calendar)
         fix_rows, account_rows, (exceptions_total, reopened) = _fetch(
             conn, "day_exceptions", {"as_of": as_of, "per_fix": config.accounts_per_fix}
         )[0]

@@ -101,7 +101,7 @@ accounts as (
 select
     (select coalesce(json_agg(json_build_array(
                 rule_id, reason_code, findings, customers, high_value, severity_rank, oldest_days,
-                oldest_subject, arr_at_risk, owner_roles, onboardings)), '[]')
+                oldest_subject, arr_at_risk, owner_roles, onboardings) order by rule_id, reason_code), '[]')
      from fixes),
     (select coalesce(json_agg(json_build_array(rule_id, reason_code, account_id, onboarding_id, arr)
                               order by rule_id, reason_code, n), '[]')

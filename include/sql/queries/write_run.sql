@@ -32,11 +32,13 @@ on conflict (as_of, area) do update set
 -- Journey events are facts of the source: the first observation is kept, and a re-run
 -- only moves first_observed_on earlier, or links a deal's event to its onboarding and
 -- moves linked_on (the first day that saw the link) earlier, so a day that sees nothing
--- new writes nothing. Known events are filtered out before the insert (and most of them
--- before staging, see store.unrecorded_trace): a conflicting row, even one left unchanged,
--- would be locked and so rewritten.
--- Attributes are parsed as JSON only for the rows that are written; the staged events
--- are already one row per event (see store.unrecorded_trace).
+-- new writes nothing. The staged events are one row per event and only those the trace
+-- does not hold as of the day (store.unrecorded_trace, read in this transaction under the
+-- area's lock, and no other area writes these event types), so no row is locked or
+-- rewritten for nothing. That check is not repeated here: on a store's first day the
+-- trace is empty and unanalyzed, and an anti-join planned as a scan of the trace rescans
+-- the rows this very statement inserts, once per staged event (minutes at 100k).
+-- Attributes are parsed as JSON only for the rows that are written.
 insert into hypercare.trace_events as t (
     event_id, onboarding_id, opportunity_id, account_id, event_type, event_at, ref_id,
     attributes, first_observed_on, linked_on)
@@ -49,11 +51,6 @@ from (
            %(as_of)s::date as first_observed_on
     from stage_trace
 ) n
-where not exists (
-    select 1 from hypercare.trace_events k
-    where (k.event_type, k.ref_id, k.event_at) = (n.event_type, n.ref_id, n.event_at)
-      and k.first_observed_on <= n.first_observed_on
-      and (n.onboarding_id is null or k.linked_on <= n.first_observed_on))
 on conflict (event_type, ref_id, event_at) do update set
     onboarding_id = coalesce(t.onboarding_id, excluded.onboarding_id),
     first_observed_on = least(t.first_observed_on, excluded.first_observed_on),
