@@ -168,6 +168,14 @@ def expected_lifecycle(history: dict[dt.date, list[str]]) -> tuple[dict[str, tup
     return states, sorted(lifecycle_events, key=lambda e: (e[0], e[2]))
 
 
+# Each example runs up to a dozen real writes: a smaller CI budget than the profile's,
+# the full one under `make fuzz` (HYPOTHESIS_PROFILE=long).
+real_writes = settings(
+    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
 runs_in_any_order = st.lists(
     st.tuples(st.sampled_from(D), st.lists(st.sampled_from("ABCD"), unique=True, max_size=4)),
     min_size=1,
@@ -175,13 +183,7 @@ runs_in_any_order = st.lists(
 )
 
 
-# Each example runs up to a dozen real writes: a smaller CI budget than the profile's,
-# the full one under `make fuzz` (HYPOTHESIS_PROFILE=long).
-@settings(
-    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@real_writes
 @given(runs=runs_in_any_order)
 def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(conn, runs):
     conn.execute(
@@ -306,11 +308,7 @@ trace_runs = st.lists(
 )
 
 
-@settings(
-    max_examples=15 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else settings.default.max_examples,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@real_writes
 @given(runs=trace_runs)
 def test_trace_after_any_runs_holds_each_event_as_first_observed_and_first_linked(conn, runs):
     """The trace keeps, per event, the first day that saw it (with that day's attributes)
