@@ -144,15 +144,15 @@ def _compile(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config:
     has_previous = any(day == previous for day, _, _ in runs)
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
     # The day-scoped queries scale with a day's findings (300k exceptions at 100k
-    # customers): the control loop and the forecasts run on a second connection meanwhile.
+    # customers): the control loop, the accounts behind each fix and the forecasts run on
+    # a second connection meanwhile.
     with _reads_beside(conn, beside) as (other, pool):
         loop = pool.submit(lambda: _control_loop(_fetch(other, "control_loop", {"as_of": as_of})))
+        accounts = pool.submit(_fetch, other, "fix_accounts", {"as_of": as_of, "per_fix": config.accounts_per_fix})
         upcoming = pool.submit(due_soon, other, as_of, config, calendar)
-        fix_rows, account_rows, (exceptions_total, reopened) = _fetch(
-            conn, "day_exceptions", {"as_of": as_of, "per_fix": config.accounts_per_fix}
-        )[0]
-        fixes = _rank_fixes(fix_rows, account_rows, config, calendar, as_of)
+        fix_rows, (exceptions_total, reopened) = _fetch(conn, "day_exceptions", {"as_of": as_of})[0]
         alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
+        fixes = _rank_fixes(fix_rows, accounts.result(), config, calendar, as_of)
         loop, upcoming = loop.result(), upcoming.result()
     verdict = stable_state_verdict(context, reasons, exceptions_total, reopened)
     data = {

@@ -44,16 +44,15 @@ where as_of between %(start)s and %(end)s and dimension = 'all' and metric = any
 order by as_of, metric;
 
 -- name: day_exceptions
--- The day's exceptions (warn and above), read once for three answers, each a JSON array:
+-- The day's exceptions (warn and above), read once for two answers, as JSON arrays:
 -- fixes: the exceptions grouped into fixes by (rule, reason code), with what ranks them:
 --   how many, how old the oldest open episode is (calendar days from the day it opened or
 --   reopened), and the ARR of the affected deals (each deal once);
--- accounts: the accounts behind each fix, largest ARR first, at most %(per_fix)s a fix;
 -- reopened: how many exceptions there are, and how many of their findings had been
 --   reopened at least once by the day.
 with today as materialized (
     select o.finding_id, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
-           o.opportunity_id, o.high_value, o.owner_roles, d.account_id, d.arr::double precision as arr,
+           o.opportunity_id, o.high_value, o.owner_roles, d.arr::double precision as arr,
            e.opened_on, coalesce(e.reopened, false) as reopened
     from hypercare.finding_occurrences o
     left join hypercare.landing_deals d
@@ -90,23 +89,32 @@ fixes as (
     from today t
     left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
     group by t.rule_id, t.reason_code
-),
-accounts as (
-    select *, row_number() over (
-        partition by rule_id, reason_code order by arr desc, account_id, onboarding_id nulls last) as n
-    from (
-        select distinct rule_id, reason_code, account_id, onboarding_id, arr
-        from today where account_id is not null) behind
 )
 select
     (select coalesce(json_agg(json_build_array(
                 rule_id, reason_code, findings, customers, high_value, severity_rank, oldest_days,
                 oldest_subject, arr_at_risk, owner_roles, onboardings) order by rule_id, reason_code), '[]')
      from fixes),
-    (select coalesce(json_agg(json_build_array(rule_id, reason_code, account_id, onboarding_id, arr)
-                              order by rule_id, reason_code, n), '[]')
-     from accounts where n <= %(per_fix)s),
     (select json_build_array(count(*), count(*) filter (where reopened)) from today);
+
+-- name: fix_accounts
+-- The accounts behind each fix (rule, reason code) of the day, largest ARR first, at most
+-- %(per_fix)s per fix. Read beside day_exceptions, on the scorecard's second connection.
+with behind as (
+    select distinct o.rule_id, o.reason_code, d.account_id, o.onboarding_id, d.arr::double precision as arr
+    from hypercare.finding_occurrences o
+    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
+    where o.as_of = %(as_of)s and o.severity <> 'info'
+),
+ranked as (
+    select *, row_number() over (
+        partition by rule_id, reason_code order by arr desc, account_id, onboarding_id nulls last) as n
+    from behind
+)
+select rule_id, reason_code, account_id, onboarding_id, arr
+from ranked
+where n <= %(per_fix)s
+order by rule_id, reason_code, n;
 
 -- name: control_loop
 -- Where each open customer journey sits in the control loop on the day, from the
