@@ -8,7 +8,6 @@ leaves the store as if it had been loaded once.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from hypercare.contract import (
     polars_schema,
     validate,
 )
-from hypercare.db import copy_frame
+from hypercare.db import copy_frame, copy_out
 from hypercare.exports import MANIFEST_NAME
 from hypercare.ruleset import RuleSet, load_ruleset
 from hypercare.sources import SOURCE_FORMATS, SourceFile, read_source_file, scan_folder
@@ -356,13 +355,9 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
         sql.Identifier("hypercare", f"landing_{entity.name}"),
         sql.Literal(snapshot_date.isoformat()),
     )
-    buffer = io.BytesIO()
-    with conn.transaction(), conn.cursor() as cur, cur.copy(query) as copy:
-        for block in copy:
-            buffer.write(block)
+    buffer = copy_out(conn, query)
     schema = polars_schema(entity)
     if not buffer.getbuffer().nbytes:
         return pl.DataFrame(schema=schema)
-    buffer.seek(0)
     text = pl.read_csv(buffer, has_header=False, new_columns=entity.column_names, infer_schema=False, encoding="utf8")
     return text.select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns).cast(schema)

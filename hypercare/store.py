@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from hypercare.alerts.outbox import enqueue_run
-from hypercare.db import named_queries, stage_frame
+from hypercare.db import copy_out, named_queries, stage_frame
 from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet
 
@@ -111,13 +110,9 @@ def unrecorded_trace(conn: psycopg.Connection, as_of: dt.date, trace: pl.DataFra
         " coalesce(linked_on <= {as_of}, false) from hypercare.trace_events"
         " where event_type = any({types}) and first_observed_on <= {as_of}) to stdout (format csv)"
     ).format(as_of=sql.Literal(as_of), types=sql.Literal(sorted(trace["event_type"].unique().to_list())))
-    buffer = io.BytesIO()
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        for block in copy:
-            buffer.write(block)
+    buffer = copy_out(conn, statement)
     if not buffer.getbuffer().nbytes:
         return trace
-    buffer.seek(0)
     known = pl.read_csv(
         buffer,
         has_header=False,
