@@ -168,20 +168,21 @@ def pg_array(items: pl.Expr) -> pl.Expr:
     return pl.lit("{") + quoted.list.join(",") + pl.lit("}")
 
 
-def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame) -> None:
+def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, *, freeze: bool = False) -> None:
     """Bulk-write `frame` into `table` (same column names) with COPY, in CSV batches.
 
     A writer thread sends each batch while the next is encoded: the encoding (polars,
     outside the GIL) and the server's parsing overlap instead of taking turns. Its queue
-    holds at most 1024 messages of 128 KiB.
+    holds at most 1024 messages of 128 KiB. `freeze` writes the rows already frozen, for
+    a table created or truncated in the same transaction (PostgreSQL refuses otherwise).
     """
     if frame.is_empty():
         return
     frame = frame.with_columns(
         pg_array(pl.col(name)).alias(name) for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)
     )
-    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    statement = sql.SQL("copy {} ({}) from stdin (format csv{})").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, frame.columns)), sql.SQL(", freeze" if freeze else "")
     )
     with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for batch in frame.iter_slices(COPY_BATCH_ROWS):

@@ -302,11 +302,11 @@ def test_a_failed_write_leaves_the_previous_load_in_place(conn, tmp_path, monkey
     write_all_entities(tmp_path, rows_per_entity=1)
     written = []
 
-    def copy_then_fail(cur, table, frame):
+    def copy_then_fail(cur, table, frame, **options):
         written.append(table)
         if len(written) == 5:
             raise RuntimeError("connection lost mid-load")
-        real_copy(cur, table, frame)
+        real_copy(cur, table, frame, **options)
 
     real_copy = loader.copy_frame
     monkeypatch.setattr(loader, "copy_frame", copy_then_fail)
