@@ -1,6 +1,8 @@
--- Lifecycle of findings, recomputed for the ids in temp table `affected_findings`
--- from every run of the area and every occurrence. Deterministic: the same occurrences
--- and runs always give the same state and events, whatever order days were run in.
+-- Lifecycle of findings, recomputed for the ids in temp table `affected_findings`: the
+-- events a run can change from the area's runs and occurrences around its day, the rest
+-- as stored (each run leaves the stored events equal to a derivation from every run).
+-- Deterministic: the same occurrences and runs always give the same state and events,
+-- whatever order days were run in.
 -- Only rows that change are written: a day that changes nothing about a finding leaves
 -- its events and state untouched (no dead tuples, no index churn).
 
