@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --durations=5
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=5
 
 # CeleryExecutor as processes (Redis broker, API server, scheduler, DAG processor, triggerer,
 # Celery workers): a day through every DAG on a worker, then a worker killed mid-run.

