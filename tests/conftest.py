@@ -84,12 +84,36 @@ def pg_admin_url(tmp_path_factory) -> Iterator[str]:
     yield server.get_uri()
 
 
+# A migrated database per test server, copied for each test (a copy costs less than migrating).
+_TEMPLATES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates(pg_admin_url) -> Iterator[None]:
+    yield
+    template = _TEMPLATES.pop(pg_admin_url, None)
+    if template:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{template}"')
+
+
+def _template(pg_admin_url: str) -> str:
+    if pg_admin_url not in _TEMPLATES:
+        name = f"hypercare_template_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'create database "{name}"')
+        with db.connect(urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))) as conn:
+            db.migrate(conn)
+        _TEMPLATES[pg_admin_url] = name
+    return _TEMPLATES[pg_admin_url]
+
+
 @contextmanager
 def fresh_database(pg_admin_url: str) -> Iterator[str]:
     """A new, migrated database on the test server, dropped afterwards."""
     name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
+        admin.execute(f'create database "{name}" template "{_template(pg_admin_url)}"')
     url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
     try:
         with db.connect(url) as conn:

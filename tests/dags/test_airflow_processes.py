@@ -3,7 +3,7 @@
 `make airflow`'s launcher (scripts/run_airflow.py) starts `airflow standalone`: scheduler,
 DAG processor, triggerer and API server as processes, the metadata database on the test
 PostgreSQL. One day is triggered through the REST API with a snapshot date (before its
-export exists, so the run waits deferred until it appears), three more are backfilled
+export exists, so the run waits deferred until it appears), two more are backfilled
 with `airflow backfill create` exactly as the README says, and the audit store must equal
 a CLI run over the same snapshots. Every process started here is killed, also on failure.
 
@@ -45,7 +45,9 @@ from tests.loopback import free_port, stop_process_group
 pytestmark = pytest.mark.airflow_processes
 
 TODAY = dt.datetime.now(dt.UTC).date()
-DAYS = [TODAY - dt.timedelta(days=n) for n in (5, 4, 3, 2)]  # complete days: backfills refuse the future
+# Complete days (backfills refuse the future): one triggered through the REST API, two backfilled.
+DAYS = [TODAY - dt.timedelta(days=n) for n in (4, 3, 2)]
+BACKFILLED = len(DAYS) - 1
 STARTUP_SECONDS = 180
 DAY_SECONDS = 150
 
@@ -166,13 +168,13 @@ def test_rest_trigger_and_backfill_equal_the_cli(stack, pg_admin_url):
     def backfill_done():
         backfilled = [r for r in runs(stack, "hypercare_ingest") if r["run_type"] == "backfill"]
         states = sorted((r["logical_date"][:10], r["state"]) for r in backfilled)
-        if len(backfilled) == 3 and all(state == "success" for _, state in states):
+        if len(backfilled) == BACKFILLED and all(state == "success" for _, state in states):
             return states
         if any(state == "failed" for _, state in states):
             pytest.fail(f"a backfill run failed: {states}\n{stack.log_tail()}")
         return f"backfill runs: {states}"
 
-    states = stack.wait_until("the 3-day backfill", DAY_SECONDS * 3, backfill_done)
+    states = stack.wait_until("the backfill", DAY_SECONDS * BACKFILLED, backfill_done)
     assert [day for day, _ in states] == [str(day) for day in DAYS[1:]], "from-date to to-date, inclusive"
     stack.wait_until("every area run finished", 120, lambda: all_quiet(stack))
 
@@ -193,5 +195,5 @@ def test_rest_trigger_and_backfill_equal_the_cli(stack, pg_admin_url):
     # Backfilled days are past their deadline: the alert fired, and paged nobody about the past.
     with psycopg.connect(stack.meta_url) as conn:
         missed = conn.execute("select count(*) from deadline where missed").fetchone()[0]
-    assert missed == 3
+    assert missed == BACKFILLED
     assert not (stack.hypercare_home / "alert-capture" / "operations").exists()
