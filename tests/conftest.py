@@ -93,12 +93,16 @@ def pg_admin_url(tmp_path_factory) -> Iterator[str]:
     yield server.get_uri()
 
 
+def _database_url(pg_admin_url: str, name: str) -> str:
+    return urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
+
+
 def _template(pg_admin_url: str) -> str:
     if pg_admin_url not in _TEMPLATES:
         name = f"hypercare_template_{uuid.uuid4().hex[:10]}"
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(f'create database "{name}"')
-        with db.connect(urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))) as conn:
+        with db.connect(_database_url(pg_admin_url, name)) as conn:
             db.migrate(conn)
         _TEMPLATES[pg_admin_url] = name
     return _TEMPLATES[pg_admin_url]
@@ -106,15 +110,12 @@ def _template(pg_admin_url: str) -> str:
 
 @contextmanager
 def fresh_database(pg_admin_url: str) -> Iterator[str]:
-    """A new, migrated database on the test server, dropped afterwards."""
+    """A new, migrated database on the test server (a copy of the migrated template), dropped afterwards."""
     name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}" template "{_template(pg_admin_url)}"')
-    url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
     try:
-        with db.connect(url) as conn:
-            db.migrate(conn)
-        yield url
+        yield _database_url(pg_admin_url, name)
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
