@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import time
+import traceback
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import psycopg
 
 from hypercare import db
 from hypercare.areas import AREAS
+
+if TYPE_CHECKING:
+    from hypercare.ruleset import RuleSet
+    from hypercare.synth.generator import GenerateReport
 
 DEMO_DATABASE = "hypercare_demo"
 
@@ -49,61 +57,139 @@ def truth_agreement(conn: psycopg.Connection, truth_file: Path, rule_prefixes: l
 
 
 def run_demo(db_url: str | None, start: dt.date, days: int, customers: int, seed: int, workdir: Path | None) -> int:
-    from hypercare.alerts.channels import senders_from_settings
-    from hypercare.alerts.dispatch import dispatch
-    from hypercare.evaluate import evaluate_day
-    from hypercare.loader import load_snapshot
     from hypercare.ruleset import load_ruleset
-    from hypercare.synth import DEMO_RESPONSE, generate
 
     ruleset = load_ruleset()
     source = workdir or db.hypercare_home() / "demo" / f"{start}-{days}d-{customers}c-seed{seed}"
     began = time.perf_counter()
     print(f"Hypercare demo: {customers} customers, {days} days from {start}, rules {ruleset.version}")
-    report = generate(
-        source, start=start, days=days, customers=customers, seed=seed, ruleset=ruleset, response=DEMO_RESPONSE
-    )
-    print(f"generated {source} in {time.perf_counter() - began:.1f}s")
-    print(report.summary())
-    if db_url is None:
-        db_url = fresh_embedded_database(DEMO_DATABASE)
-    senders = senders_from_settings(capture_dir=source / "alert-capture")
-    with db.connect(db_url) as conn:
-        db.migrate(conn)
-        for offset in range(days):
-            day = start + dt.timedelta(days=offset)
-            load = load_snapshot(conn, source, day, ruleset=ruleset)
-            runs = evaluate_day(conn, day, ruleset, actor="demo")
-            print(
-                f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows ({load.rows_quarantined} quarantined); "
-                + ", ".join(f"{r.area} {r.findings}" for r in runs)
-            )
-            sent_at = ruleset.calendar.as_of_end(day).astimezone(dt.UTC)
-            # Passes until the outbox has nothing due, as the 15-minute DAG would within the day.
-            messages = 0
-            for attempt in range(100):
-                dispatched = dispatch(conn, ruleset, senders, now=sent_at, dispatch_id=f"demo-{day}-{attempt}")
-                messages += dispatched.messages_sent
-                if not dispatched.notifications_sent:
-                    break
-            print(f"    alerts: {messages} message(s); " + _alerts_by_role(conn, sent_at))
-        _print_findings(conn)
-        agreement = truth_agreement(conn, source / "ground_truth.csv", list(AREAS))
-    print(
-        f"\nground truth: {agreement.expected} expected findings-days, {agreement.found} found, "
-        f"{agreement.missed.height} missed, {agreement.unexpected.height} unexpected"
-    )
-    if not agreement.exact:
-        print(agreement.missed.head(10))
-        print(agreement.unexpected.head(10))
-    from hypercare.scorecard.build import write_and_send_month
-
-    print()
-    with db.connect(db_url) as conn:
-        for line in write_and_send_month(conn, ruleset, [start + dt.timedelta(days=i) for i in range(days)], source):
-            print(line)
+    with MonthBeingGenerated(source, start, days, customers, seed) as month:
+        if db_url is None:
+            db_url = fresh_embedded_database(DEMO_DATABASE)
+        agreement = _run_month(db_url, ruleset, source, month, start, days)
     print(f"done in {time.perf_counter() - began:.1f}s; the audit store is {db.resolve_url(db_url)}")
     return 0 if agreement.exact else 1
+
+
+def _run_month(
+    db_url: str, ruleset: RuleSet, source: Path, month: MonthBeingGenerated, start: dt.date, days: int
+) -> TruthAgreement:
+    """Each day as it is generated: load, evaluate, dispatch its alerts, begin its scorecard."""
+    from hypercare.alerts.channels import senders_from_settings
+    from hypercare.alerts.dispatch import dispatch
+    from hypercare.evaluate import evaluate_day
+    from hypercare.loader import load_snapshot
+    from hypercare.scorecard.build import ScorecardMonth
+
+    senders = senders_from_settings(capture_dir=source / "alert-capture")
+    # Autocommit, as the CLI and the DAG tasks connect: each load, area and dispatch pass
+    # commits on its own, and nothing stays open while the day's scorecard reads beside it.
+    with db.connect(db_url, autocommit=True) as conn:
+        db.migrate(conn)
+        with ScorecardMonth(db_url, ruleset, source) as scorecards:
+            for offset in range(days):
+                day = start + dt.timedelta(days=offset)
+                month.wait_for(day)
+                load = load_snapshot(conn, source, day, ruleset=ruleset)
+                runs = evaluate_day(conn, day, ruleset, actor="demo")
+                print(
+                    f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
+                    f"({load.rows_quarantined} quarantined); " + ", ".join(f"{r.area} {r.findings}" for r in runs)
+                )
+                sent_at = ruleset.calendar.as_of_end(day).astimezone(dt.UTC)
+                # Passes until the outbox has nothing due, as the 15-minute DAG would within the day.
+                messages = 0
+                for attempt in range(100):
+                    dispatched = dispatch(conn, ruleset, senders, now=sent_at, dispatch_id=f"demo-{day}-{attempt}")
+                    messages += dispatched.messages_sent
+                    if not dispatched.notifications_sent:
+                        break
+                print(f"    alerts: {messages} message(s); " + _alerts_by_role(conn, sent_at))
+                # The day's scorecard is compiled and drawn beside the next days' runs.
+                scorecards.add(day)
+            report = month.report()
+            print(f"generated {source} in {report.seconds:.1f}s, beside the first days' runs")
+            print(report.summary())
+            _print_findings(conn)
+            agreement = truth_agreement(conn, source / "ground_truth.csv", list(AREAS))
+            print(
+                f"\nground truth: {agreement.expected} expected findings-days, {agreement.found} found, "
+                f"{agreement.missed.height} missed, {agreement.unexpected.height} unexpected"
+            )
+            if not agreement.exact:
+                print(agreement.missed.head(10))
+                print(agreement.unexpected.head(10))
+            print()
+            for line in scorecards.finish():
+                print(line)
+    return agreement
+
+
+class MonthBeingGenerated:
+    """The demo's month generated in a process of its own, each day handed over as soon as
+    its folder is written: loading and evaluating begin while later days are still made."""
+
+    def __init__(self, source: Path, start: dt.date, days: int, customers: int, seed: int):
+        context = get_context("spawn")
+        self._ready = context.Queue()
+        self._process = context.Process(
+            target=_generate_month, args=(self._ready, source, start, days, customers, seed), name="generate"
+        )
+        self._done: set[dt.date] = set()
+        self._report: GenerateReport | None = None
+
+    def __enter__(self) -> MonthBeingGenerated:
+        self._process.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+    def wait_for(self, day: dt.date) -> None:
+        while day not in self._done:
+            self._take()
+
+    def report(self) -> GenerateReport:
+        while self._report is None:
+            self._take()
+        return self._report
+
+    def _take(self) -> None:
+        try:
+            item = self._ready.get(timeout=1)
+        except queue.Empty:
+            if not self._process.is_alive():
+                raise RuntimeError(f"the generator stopped (exit code {self._process.exitcode})") from None
+            return
+        if isinstance(item, str):
+            raise RuntimeError(f"the generator failed:\n{item}")
+        if isinstance(item, dt.date):
+            self._done.add(item)
+        else:
+            self._report = item
+
+
+def _generate_month(ready, source: Path, start: dt.date, days: int, customers: int, seed: int) -> None:
+    from hypercare.ruleset import load_ruleset
+    from hypercare.synth import DEMO_RESPONSE, generate
+
+    try:
+        report = generate(
+            source,
+            start=start,
+            days=days,
+            customers=customers,
+            seed=seed,
+            ruleset=load_ruleset(),
+            response=DEMO_RESPONSE,
+            on_day=ready.put,
+        )
+    except Exception:
+        ready.put(traceback.format_exc())
+        raise
+    ready.put(report)
 
 
 def fresh_embedded_database(name: str) -> str:

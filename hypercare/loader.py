@@ -245,6 +245,14 @@ def load_snapshot(
     # one: polars and the server's COPY keep both cores busy, and at most two files'
     # rows are held in memory at once.
     entities = list(contract)
+    # A new partition locks its landing table against every reader until its transaction
+    # ends, so each is created and committed on its own first: the load then never holds
+    # one landing table while waiting for another, and a scorecard or an evaluation reading
+    # another day runs beside it instead of deadlocking with it. Partitions are created
+    # and analyzed with the owner's rights: the writer has no DDL.
+    for entity in entities:
+        with conn.transaction():
+            conn.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract-check") as checker:
         loads, quarantine = [], []
         upcoming = checker.submit(_check_entity, entities[0], scan.files[entities[0].name])
@@ -273,8 +281,6 @@ def load_snapshot(
 def _land(cur: psycopg.Cursor, entity: Entity, snapshot_date: dt.date, result: ValidationResult | None) -> None:
     """Replace the entity's landing partition for the day with the file's good rows."""
     partition = _partition(entity, snapshot_date)
-    # Partitions are created and analyzed with the owner's rights: the writer has no DDL.
-    cur.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
     cur.execute(sql.SQL("truncate {}").format(partition))
     if result is not None:
         # Truncated in this transaction, so the rows can land frozen: the first reader (ten

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
 
-from hypercare import loader
+from hypercare import db, loader
 from hypercare.contract import polars_schema
 from hypercare.loader import LoadReport, load_snapshot, read_snapshot, snapshot_dates
 from tests.test_contract import CONTRACT, source_frame, typed_row, valid_row, write_csv
@@ -293,6 +295,40 @@ def test_reloading_replaces_what_the_date_held_and_leaves_other_dates(conn, tmp_
     assert counts(conn)["milestones"] == 1
     assert counts(conn, other_day)["deals"] == 3
     assert read_snapshot(conn, "deals", other_day).height == 3
+
+
+def test_a_new_day_loads_beside_a_reader_of_an_earlier_day_without_deadlock(conn, db_url, tmp_path):
+    """A new partition locks its landing table against every reader. The load waits for a
+    reader of another day holding a table open, but holds no other landing table while it
+    waits, so the reader's next table does not deadlock with it."""
+    next_day = DAY + dt.timedelta(days=1)
+    write_all_entities(tmp_path)
+    write_all_entities(tmp_path, day=next_day)
+    load_snapshot(conn, tmp_path, DAY)
+    conn.commit()
+    with (
+        db.connect(db_url) as reader,
+        db.connect(db_url, autocommit=True) as writer,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        reader.execute("select count(*) from hypercare.landing_writebacks where snapshot_date = %s", (DAY,))
+        loading = pool.submit(load_snapshot, writer, tmp_path, next_day)
+        waited = 0.0
+        while not _waits_for_a_lock(conn, writer.info.backend_pid):
+            assert waited < 30 and not loading.done(), "the load should wait for the reader's table"
+            time.sleep(0.05)
+            waited += 0.05
+        reader.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
+        reader.commit()
+        report = loading.result(timeout=60)
+    assert {load.status for load in report.entities} == {"loaded"}
+    assert counts(conn, next_day)["deals"] == 2
+
+
+def _waits_for_a_lock(conn, pid: int) -> bool:
+    row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
+    conn.commit()
+    return row is not None and row[0] == "Lock"
 
 
 def test_a_failed_write_leaves_the_previous_load_in_place(conn, tmp_path, monkeypatch):

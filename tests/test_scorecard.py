@@ -30,10 +30,10 @@ from hypercare.cli import main
 from hypercare.demo import truth_agreement
 from hypercare.scorecard import data as data_module
 from hypercare.scorecard.build import (
+    ScorecardMonth,
     archive_scorecard,
     compile_and_archive,
     compile_scorecard,
-    write_and_send_month,
 )
 from hypercare.scorecard.charts import CHART_COLORS
 from hypercare.scorecard.config import scorecard_config
@@ -304,7 +304,10 @@ def test_archive_replaces_its_own_row(scorecards, store):
 
 def test_month_writes_every_day_with_charts_drawn_in_parallel_as_drawn_alone(month, store, tmp_path):
     days = [REVIEW_DAY - dt.timedelta(days=1), REVIEW_DAY, QUIET_DAY]
-    lines = write_and_send_month(store, RULES, days, tmp_path)
+    with ScorecardMonth(month["url"], RULES, tmp_path) as scorecards:
+        for day in days:
+            scorecards.add(day)
+        lines = scorecards.finish()
     assert lines[0].startswith("scorecards: 3 written")
     assert sorted(p.name for p in (tmp_path / "scorecards").iterdir()) == [f"{d}.html" for d in days]
     assert len(list((tmp_path / "mail").glob("*.eml"))) == 1  # of the three, only day 15 is a send day

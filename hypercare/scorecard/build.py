@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cached_property
@@ -135,36 +137,81 @@ def load_archived(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
     return Scorecard(data=row[0], images=render_charts(row[0]), config=scorecard_config(ruleset))
 
 
-def write_and_send_month(conn: psycopg.Connection, ruleset: RuleSet, days: list[dt.date], workdir: Path) -> list[str]:
-    """For the demo: archive each day's scorecard, write it to <workdir>/scorecards/<date>.html,
-    and send the send-day ones to a local mail capture that files them in <workdir>/mail."""
-    from hypercare.scorecard.capture import MailCapture
+class ScorecardMonth:
+    """For the demo: each day's scorecard, begun as soon as the day is evaluated.
 
-    config = scorecard_config(ruleset)
-    with conn.transaction():
-        register_config_versions(conn, ruleset, ("scorecard",))
-    written, sent = [], []
-    # Charts are drawn in worker processes while this one runs the next days' SQL; the
-    # days are archived, written and sent in order.
-    with MailCapture(workdir / "mail") as capture, _chart_workers() as workers:
-        settings = smtp_settings_from_url(capture.url)
-        drawing = []
-        for day in days:
-            data = compile_scorecard_data(conn, day, ruleset)
-            drawing.append((data, workers.submit(render_charts, data)))
-        for data, images in drawing:
-            scorecard = Scorecard(data=data, images=images.result(), config=config)
-            archive_scorecard(conn, scorecard)
+    A thread with a connection of its own compiles the day's numbers while the caller goes
+    on to the next day, worker processes draw the charts, and the days are then archived,
+    written to <workdir>/scorecards/<date>.html and, on send days, sent to a local mail
+    capture that files them in <workdir>/mail, in the order they were added. A scorecard
+    reads only what was true by the end of its day, so it is the same whether it is
+    compiled that evening or after the month.
+    """
+
+    def __init__(self, db_url: str, ruleset: RuleSet, workdir: Path):
+        self.db_url = db_url
+        self.ruleset = ruleset
+        self.workdir = workdir
+        self.config = scorecard_config(ruleset)
+        self.written: list[Path] = []
+        self.sent: list[str] = []
+        self._drawing: deque[tuple[dict, Future]] = deque()
+        self._jobs: list[Future] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ScorecardMonth:
+        from hypercare.db import connect
+        from hypercare.scorecard.capture import MailCapture
+
+        self._conn = self._stack.enter_context(connect(self.db_url))
+        with self._conn.transaction():
+            register_config_versions(self._conn, self.ruleset, ("scorecard",))
+        self._capture = self._stack.enter_context(MailCapture(self.workdir / "mail"))
+        self._settings = smtp_settings_from_url(self._capture.url)
+        self._workers = self._stack.enter_context(_chart_workers())
+        self._thread = self._stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecards"))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for job in self._jobs:
+            job.cancel()
+        self._stack.close()
+
+    def add(self, day: dt.date) -> None:
+        """Begin `day`'s scorecard; the day must be evaluated and its alerts dispatched."""
+        for job in self._jobs:
+            if job.done():
+                job.result()  # a day that failed stops the month here, not at its end
+        self._jobs.append(self._thread.submit(self._compile, day))
+
+    def finish(self) -> list[str]:
+        """Wait for every added day to be archived, written and sent; what was done, in lines."""
+        self._jobs.append(self._thread.submit(self._complete, True))
+        for job in self._jobs:
+            job.result()
+        return [
+            f"scorecards: {len(self.written)} written to {self.workdir / 'scorecards'} (open any .html in a browser)",
+            f"emailed on the hypercare cadence: {', '.join(self.sent) or 'none'}",
+            f"captured mail: {len(self._capture.files)} message(s) in {self.workdir / 'mail'}"
+            " (.eml, open in a mail client)",
+        ]
+
+    def _compile(self, day: dt.date) -> None:
+        data = compile_scorecard_data(self._conn, day, self.ruleset)
+        self._drawing.append((data, self._workers.submit(render_charts, data)))
+        self._complete(wait=False)
+
+    def _complete(self, wait: bool) -> None:
+        """Archive, write and send the oldest days whose charts are drawn (all of them when `wait`)."""
+        while self._drawing and (wait or self._drawing[0][1].done()):
+            data, images = self._drawing.popleft()
+            scorecard = Scorecard(data=data, images=images.result(), config=self.config)
+            archive_scorecard(self._conn, scorecard)
             day = scorecard.as_of
-            written.append(scorecard.write_html(workdir / "scorecards" / f"{day}.html"))
+            self.written.append(scorecard.write_html(self.workdir / "scorecards" / f"{day}.html"))
             if scorecard.send_day:
-                send_scorecard(conn, scorecard, settings)
-                sent.append(f"{day} (day {scorecard.data['hypercare_day']})")
-    return [
-        f"scorecards: {len(written)} written to {workdir / 'scorecards'} (open any .html in a browser)",
-        f"emailed on the hypercare cadence: {', '.join(sent) or 'none'}",
-        f"captured mail: {len(capture.files)} message(s) in {workdir / 'mail'} (.eml, open in a mail client)",
-    ]
+                send_scorecard(self._conn, scorecard, self._settings)
+                self.sent.append(f"{day} (day {scorecard.data['hypercare_day']})")
 
 
 def _chart_workers() -> ProcessPoolExecutor:

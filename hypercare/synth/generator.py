@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,11 +180,13 @@ def generate(
     fmt: str = "csv",
     last_days: int | None = None,
     response: ReviewResponse | None = None,
+    on_day: Callable[[dt.date], None] | None = None,
 ) -> GenerateReport:
     """Write `days` daily snapshots from `start` (or only the last `last_days`) and their ground truth.
 
     `response` is how the team answers the reviews of the scorecard cadence (the demo's
-    is `DEMO_RESPONSE`); None keeps every fault rate at its baseline all month."""
+    is `DEMO_RESPONSE`); None keeps every fault rate at its baseline all month. `on_day`
+    is called with each day once its folder is complete (the ground truth comes last)."""
     if days < 1 or customers < 1:
         raise ValueError("days and customers must be at least 1")
     if fmt not in ("csv", "parquet"):
@@ -214,6 +217,8 @@ def generate(
             write_text(broken[entity].text, folder, entity, fmt).name: broken[entity].text.height for entity in ENTITIES
         }
         Manifest(day, files).write(folder)
+        if on_day is not None:
+            on_day(day)
         view = SnapshotView(
             day=day,
             frames={entity: typed[entity].filter(~pl.Series(broken[entity].dropped)) for entity in ENTITIES},
