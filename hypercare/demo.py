@@ -6,6 +6,7 @@ import datetime as dt
 import queue
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -78,23 +79,34 @@ def _run_month(
     from hypercare.alerts.channels import senders_from_settings
     from hypercare.alerts.dispatch import dispatch
     from hypercare.evaluate import evaluate_day
-    from hypercare.loader import load_snapshot
+    from hypercare.loader import LoadReport, load_snapshot
     from hypercare.scorecard.build import ScorecardMonth
 
     senders = senders_from_settings(capture_dir=source / "alert-capture")
     # Autocommit, as the CLI and the DAG tasks connect: each load, area and dispatch pass
-    # commits on its own, and nothing stays open while the day's scorecard reads beside it.
-    with db.connect(db_url, autocommit=True) as conn:
+    # commits on its own, and nothing stays open while the next day loads or the day's
+    # scorecard reads beside it.
+    with db.connect(db_url, autocommit=True) as conn, db.connect(db_url, autocommit=True) as loading_conn:
         db.migrate(conn)
-        with ScorecardMonth(db_url, ruleset, source) as scorecards:
+
+        def load(day: dt.date) -> LoadReport:
+            month.wait_for(day)
+            return load_snapshot(loading_conn, source, day, ruleset=ruleset)
+
+        # The next day loads while this one is evaluated, as an ingest run of the next day
+        # may run beside an evaluation in Airflow; each day is evaluated once it is loaded.
+        with ScorecardMonth(db_url, ruleset, source) as scorecards, ThreadPoolExecutor(1, "load") as loader:
+            loading = loader.submit(load, start)
             for offset in range(days):
                 day = start + dt.timedelta(days=offset)
-                month.wait_for(day)
-                load = load_snapshot(conn, source, day, ruleset=ruleset)
+                load_report = loading.result()
+                if offset + 1 < days:
+                    loading = loader.submit(load, day + dt.timedelta(days=1))
                 runs = evaluate_day(conn, day, ruleset, actor="demo")
                 print(
-                    f"{day} {day.strftime('%a')}: loaded {load.rows_loaded:>7} rows "
-                    f"({load.rows_quarantined} quarantined); " + ", ".join(f"{r.area} {r.findings}" for r in runs)
+                    f"{day} {day.strftime('%a')}: loaded {load_report.rows_loaded:>7} rows "
+                    f"({load_report.rows_quarantined} quarantined); "
+                    + ", ".join(f"{r.area} {r.findings}" for r in runs)
                 )
                 sent_at = ruleset.calendar.as_of_end(day).astimezone(dt.UTC)
                 # Passes until the outbox has nothing due, as the 15-minute DAG would within the day.
