@@ -163,7 +163,7 @@ class ScorecardMonth:
         from hypercare.db import connect
         from hypercare.scorecard.capture import MailCapture
 
-        self._conn = self._stack.enter_context(connect(self.db_url))
+        self._conn = self._stack.enter_context(connect(self.db_url, autocommit=True))
         with self._conn.transaction():
             register_config_versions(self._conn, self.ruleset, ("scorecard",))
         self._capture = self._stack.enter_context(MailCapture(self.workdir / "mail"))
