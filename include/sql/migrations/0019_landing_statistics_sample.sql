@@ -4,17 +4,4 @@
 -- counts, whether an identifier is unique and the common statuses are what their plans need,
 -- and a small sample gives those. Every load analyzes its ten partitions inside the load's
 -- transaction, where the full sample was about a quarter of a small day's load.
-create or replace function hypercare.analyze_landing_partition(entity text, snapshot_date date) returns void
-language plpgsql security definer
-set search_path = pg_catalog, pg_temp
-set default_statistics_target = 10
-as $$
-declare
-    partition text := 'landing_' || entity || '_' || to_char(snapshot_date, 'YYYYMMDD');
-begin
-    if to_regclass(format('hypercare.%I', partition)) is null or entity !~ '^[a-z_]+$' then
-        raise exception 'no landing partition % ', partition;
-    end if;
-    execute format('analyze hypercare.%I', partition);
-end;
-$$;
+alter function hypercare.analyze_landing_partition(text, date) set default_statistics_target = 10;
