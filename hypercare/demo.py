@@ -114,7 +114,7 @@ def _run_month(
                 for attempt in range(100):
                     dispatched = dispatch(conn, ruleset, senders, now=sent_at, dispatch_id=f"demo-{day}-{attempt}")
                     messages += dispatched.messages_sent
-                    if not dispatched.notifications_sent:
+                    if dispatched.drained or not dispatched.notifications_sent:
                         break
                 print(f"    alerts: {messages} message(s); " + _alerts_by_role(conn, sent_at))
                 # The day's scorecard is compiled and drawn beside the next days' runs.

@@ -34,6 +34,9 @@ class DispatchReport:
     messages_sent: int = 0
     notifications_sent: int = 0
     unconfirmed: int = 0
+    # The pass claimed fewer notices than a batch: nothing else was due at its time, so
+    # another pass at the same time would only find what this one could not send.
+    drained: bool = False
     failures: list[str] = field(default_factory=list)
     by_recipient: dict[str, int] = field(default_factory=dict)
 
@@ -69,6 +72,7 @@ def dispatch(
         schedule_followups(conn, ruleset, now)
     with conn.transaction():
         _reconcile(conn, queries, senders, now - dt.timedelta(minutes=settings.get("sending_lease_minutes", 10)))
+    batch_size = settings.get("batch_size", 500)
     with conn.transaction():
         conn.execute(queries["cancel_outdated"])
         conn.execute(queries["cancel_stale_digests"])
@@ -77,8 +81,9 @@ def dispatch(
         conn.execute(queries["hold_inhibited"], {"now": now, "rules": json.dumps(alerting.get("inhibit", []))})
         claimed = conn.execute(
             queries["claim_due"],
-            {"dispatch_id": dispatch_id, "now": now, "batch_size": settings.get("batch_size", 500)},
+            {"dispatch_id": dispatch_id, "now": now, "batch_size": batch_size},
         ).fetchall()
+    report.drained = len(claimed) < batch_size
 
     groups: dict[str, list[Notice]] = {}
     attempts: dict[str, int] = {}
