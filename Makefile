@@ -47,7 +47,8 @@ lint-docker: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py
 
-# Where the demo's seconds go: a pyinstrument call tree in .hypercare/demo-profile.txt.
+# Where the demo's seconds go: a pyinstrument call tree of its main thread (each day's
+# evaluation and dispatch; generation, loads and scorecards run beside it) in .hypercare/demo-profile.txt.
 profile: $(STAMP)
 	mkdir -p .hypercare
 	$(BIN)/pyinstrument -r text -o .hypercare/demo-profile.txt $(BIN)/hypercare demo
