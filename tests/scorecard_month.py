@@ -30,7 +30,9 @@ def build_month(source, pg_admin_url: str) -> Iterator[dict]:
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     url = urlunsplit(urlsplit(pg_admin_url)._replace(path=f"/{name}"))
-    with db.connect(url) as conn:
+    # Autocommit, as the CLI and the DAG tasks connect: a plain read would otherwise hold one
+    # transaction open across the month, every later write a savepoint inside it.
+    with db.connect(url, autocommit=True) as conn:
         db.migrate(conn)
         for offset in range(DAYS):
             day = START + dt.timedelta(days=offset)

@@ -31,7 +31,7 @@ def month(tmp_path_factory):
 def evaluated(pg_admin_url, month):
     """The month loaded and evaluated once for the module: every test leaves it as it found it
     (the re-evaluation test asserts exactly that)."""
-    with fresh_database(pg_admin_url) as url, db.connect(url) as conn:
+    with fresh_database(pg_admin_url) as url, db.connect(url, autocommit=True) as conn:
         for offset in range(DAYS):
             day = START + dt.timedelta(days=offset)
             load_snapshot(conn, month, day)
