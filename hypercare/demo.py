@@ -95,7 +95,10 @@ def _run_month(
 
         # The next day loads while this one is evaluated, as an ingest run of the next day
         # may run beside an evaluation in Airflow; each day is evaluated once it is loaded.
-        with ScorecardMonth(db_url, ruleset, source) as scorecards, ThreadPoolExecutor(1, "load") as loader:
+        with (
+            ScorecardMonth(db_url, ruleset, source) as scorecards,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="load") as loader,
+        ):
             loading = loader.submit(load, start)
             for offset in range(days):
                 day = start + dt.timedelta(days=offset)
@@ -199,8 +202,8 @@ def _generate_month(ready, source: Path, start: dt.date, days: int, customers: i
             on_day=ready.put,
         )
     except Exception:
-        ready.put(traceback.format_exc())
-        raise
+        ready.put(traceback.format_exc())  # raised again in the demo's process
+        return
     ready.put(report)
 
 

@@ -8,6 +8,7 @@ leaves the store as if it had been loaded once.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -241,18 +242,11 @@ def load_snapshot(
     ruleset = ruleset or load_ruleset()
     max_drop_share = float(ruleset.rule("contract.volume_drop").param("max_drop_share"))
 
+    entities = list(contract)
+    _create_partitions(conn, entities, snapshot_date)
     # The next file is checked in a worker thread while this thread copies the current
     # one: polars and the server's COPY keep both cores busy, and at most two files'
     # rows are held in memory at once.
-    entities = list(contract)
-    # A new partition locks its landing table against every reader until its transaction
-    # ends, so each is created and committed on its own first: the load then never holds
-    # one landing table while waiting for another, and a scorecard or an evaluation reading
-    # another day runs beside it instead of deadlocking with it. Partitions are created
-    # and analyzed with the owner's rights: the writer has no DDL.
-    for entity in entities:
-        with conn.transaction():
-            conn.execute("select hypercare.create_landing_partition(%s, %s)", (entity.name, snapshot_date))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract-check") as checker:
         loads, quarantine = [], []
         upcoming = checker.submit(_check_entity, entities[0], scan.files[entities[0].name])
@@ -276,6 +270,36 @@ def load_snapshot(
             loads = _hold_drops(loads, _baselines(conn, snapshot_date), max_drop_share, accept_drops)
             _record_load(conn, cur, snapshot_date, loads, quarantine, accept_drops, actor)
     return LoadReport(snapshot_date, tuple(loads), scan.warnings)
+
+
+def _create_partitions(conn: psycopg.Connection, entities: list[Entity], snapshot_date: dt.date) -> None:
+    """The day's landing partitions, each created and committed on its own before the load.
+
+    Creating a partition locks its landing table against every reader until the creation
+    commits, and a lock request that waits makes later readers queue behind it. So each
+    creation gives up after a moment and is tried again: a reader of another day that holds
+    one landing table while its other connection reads a second (the scorecard does) is
+    never stuck behind the load, and the load's own transaction holds no landing table
+    while it waits. The day's load lock keeps two loads of one day from creating the same
+    partition at once. Inside a caller's transaction nothing can commit early, so the
+    partitions are created there plainly. Partitions are created and analyzed with the
+    owner's rights: the writer has no DDL.
+    """
+    create = "select hypercare.create_landing_partition(%s, %s)"
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        for entity in entities:
+            conn.execute(create, (entity.name, snapshot_date))
+        return
+    for entity in entities:
+        while True:
+            try:
+                with conn.transaction():
+                    conn.execute("set local lock_timeout = '500ms'")
+                    conn.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
+                    conn.execute(create, (entity.name, snapshot_date))
+                break
+            except psycopg.errors.LockNotAvailable:
+                time.sleep(0.1)
 
 
 def _land(cur: psycopg.Cursor, entity: Entity, snapshot_date: dt.date, result: ValidationResult | None) -> None:

@@ -325,6 +325,53 @@ def test_a_new_day_loads_beside_a_reader_of_an_earlier_day_without_deadlock(conn
     assert counts(conn, next_day)["deals"] == 2
 
 
+def test_a_load_waiting_to_create_a_partition_does_not_queue_readers_of_other_days(conn, db_url, tmp_path):
+    """A scorecard holds one landing table in its transaction while its second connection
+    reads the same table. A partition creation queued between them would wait for the
+    first while the second waited for it, a wait PostgreSQL cannot see: creations give up
+    after a moment and try again, so the second read goes through."""
+    next_day = DAY + dt.timedelta(days=1)
+    write_all_entities(tmp_path)
+    write_all_entities(tmp_path, day=next_day)
+    load_snapshot(conn, tmp_path, DAY)
+    conn.commit()
+    with (
+        db.connect(db_url) as holder,
+        db.connect(db_url, autocommit=True) as beside,
+        db.connect(db_url, autocommit=True) as writer,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        holder.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
+        loading = pool.submit(load_snapshot, writer, tmp_path, next_day)
+        try:
+            waited = 0.0
+            while not _waits_for_a_lock(conn, writer.info.backend_pid):
+                assert waited < 30 and not loading.done(), "the load should wait for the holder's table"
+                time.sleep(0.05)
+                waited += 0.05
+            beside.execute("set statement_timeout = '10s'")
+            beside.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
+        finally:
+            holder.commit()  # lets the load finish whatever happened above
+        report = loading.result(timeout=60)
+    assert {load.status for load in report.entities} == {"loaded"}
+
+
+def test_two_loads_of_one_new_day_at_once_both_succeed(conn, db_url, tmp_path):
+    next_day = DAY + dt.timedelta(days=1)
+    write_all_entities(tmp_path, day=next_day)
+    with (
+        db.connect(db_url, autocommit=True) as first,
+        db.connect(db_url, autocommit=True) as second,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        reports = [
+            r.result(timeout=60) for r in [pool.submit(load_snapshot, c, tmp_path, next_day) for c in (first, second)]
+        ]
+    assert all({load.status for load in report.entities} == {"loaded"} for report in reports)
+    assert counts(conn, next_day)["deals"] == 2
+
+
 def _waits_for_a_lock(conn, pid: int) -> bool:
     row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
     conn.commit()

@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hypercare.db import named_queries
+from hypercare.db import connect, named_queries
 from hypercare.ruleset import RuleSet
 from hypercare.scorecard.charts import render_charts
 from hypercare.scorecard.config import ScorecardConfig, scorecard_config
@@ -144,8 +144,8 @@ class ScorecardMonth:
     on to the next day, worker processes draw the charts, and the days are then archived,
     written to <workdir>/scorecards/<date>.html and, on send days, sent to a local mail
     capture that files them in <workdir>/mail, in the order they were added. A scorecard
-    reads only what was true by the end of its day, so it is the same whether it is
-    compiled that evening or after the month.
+    reads what was true by the end of its day (silences as they stand when it is compiled),
+    so compiled that evening it reads as one compiled after the month.
     """
 
     def __init__(self, db_url: str, ruleset: RuleSet, workdir: Path):
@@ -157,19 +157,19 @@ class ScorecardMonth:
         self.sent: list[str] = []
         self._drawing: deque[tuple[dict, Future]] = deque()
         self._jobs: list[Future] = []
-        self._stack = ExitStack()
 
     def __enter__(self) -> ScorecardMonth:
-        from hypercare.db import connect
         from hypercare.scorecard.capture import MailCapture
 
-        self._conn = self._stack.enter_context(connect(self.db_url, autocommit=True))
-        with self._conn.transaction():
-            register_config_versions(self._conn, self.ruleset, ("scorecard",))
-        self._capture = self._stack.enter_context(MailCapture(self.workdir / "mail"))
-        self._settings = smtp_settings_from_url(self._capture.url)
-        self._workers = self._stack.enter_context(_chart_workers())
-        self._thread = self._stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecards"))
+        with ExitStack() as stack:  # whatever started is closed again if a later part fails
+            self._conn = stack.enter_context(connect(self.db_url, autocommit=True))
+            with self._conn.transaction():
+                register_config_versions(self._conn, self.ruleset, ("scorecard",))
+            self._capture = stack.enter_context(MailCapture(self.workdir / "mail"))
+            self._settings = smtp_settings_from_url(self._capture.url)
+            self._workers = stack.enter_context(_chart_workers())
+            self._thread = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorecards"))
+            self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc) -> None:

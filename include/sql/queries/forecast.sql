@@ -36,11 +36,13 @@ cross join lateral unnest(f.owner_roles) as role(owner_role)
 left join lateral (
     select lp.opportunity_id
     from hypercare.landing_onboarding_projects lp
-    where lp.snapshot_date = f.as_of and lp.onboarding_id = f.onboarding_id
+    where lp.snapshot_date = %(as_of)s and lp.onboarding_id = f.onboarding_id
     order by lp.created_at
     limit 1
 ) p on true
+-- The day as a parameter, not f.as_of: the plan then reads (and locks) that day's landing
+-- partitions only, never one a load of another day is writing.
 left join hypercare.landing_deals d
-  on d.snapshot_date = f.as_of and d.opportunity_id = coalesce(f.opportunity_id, p.opportunity_id)
+  on d.snapshot_date = %(as_of)s and d.opportunity_id = coalesce(f.opportunity_id, p.opportunity_id)
 where f.as_of = %(as_of)s and f.change = 'opens'
 order by role.owner_role, d.arr desc nulls last, f.rule_id, f.subject_key;
