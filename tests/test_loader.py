@@ -301,11 +301,7 @@ def test_a_new_day_loads_beside_a_reader_of_an_earlier_day_without_deadlock(conn
     """A new partition locks its landing table against every reader. The load waits for a
     reader of another day holding a table open, but holds no other landing table while it
     waits, so the reader's next table does not deadlock with it."""
-    next_day = DAY + dt.timedelta(days=1)
-    write_all_entities(tmp_path)
-    write_all_entities(tmp_path, day=next_day)
-    load_snapshot(conn, tmp_path, DAY)
-    conn.commit()
+    next_day = _first_day_loaded_next_written(conn, tmp_path)
     with (
         db.connect(db_url) as reader,
         db.connect(db_url, autocommit=True) as writer,
@@ -313,11 +309,7 @@ def test_a_new_day_loads_beside_a_reader_of_an_earlier_day_without_deadlock(conn
     ):
         reader.execute("select count(*) from hypercare.landing_writebacks where snapshot_date = %s", (DAY,))
         loading = pool.submit(load_snapshot, writer, tmp_path, next_day)
-        waited = 0.0
-        while not _waits_for_a_lock(conn, writer.info.backend_pid):
-            assert waited < 30 and not loading.done(), "the load should wait for the reader's table"
-            time.sleep(0.05)
-            waited += 0.05
+        _until_it_waits_for_a_lock(conn, writer, loading)
         reader.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
         reader.commit()
         report = loading.result(timeout=60)
@@ -330,11 +322,7 @@ def test_a_load_waiting_to_create_a_partition_does_not_queue_readers_of_other_da
     reads the same table. A partition creation queued between them would wait for the
     first while the second waited for it, a wait PostgreSQL cannot see: creations give up
     after a moment and try again, so the second read goes through."""
-    next_day = DAY + dt.timedelta(days=1)
-    write_all_entities(tmp_path)
-    write_all_entities(tmp_path, day=next_day)
-    load_snapshot(conn, tmp_path, DAY)
-    conn.commit()
+    next_day = _first_day_loaded_next_written(conn, tmp_path)
     with (
         db.connect(db_url) as holder,
         db.connect(db_url, autocommit=True) as beside,
@@ -344,11 +332,7 @@ def test_a_load_waiting_to_create_a_partition_does_not_queue_readers_of_other_da
         holder.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
         loading = pool.submit(load_snapshot, writer, tmp_path, next_day)
         try:
-            waited = 0.0
-            while not _waits_for_a_lock(conn, writer.info.backend_pid):
-                assert waited < 30 and not loading.done(), "the load should wait for the holder's table"
-                time.sleep(0.05)
-                waited += 0.05
+            _until_it_waits_for_a_lock(conn, writer, loading)
             beside.execute("set statement_timeout = '10s'")
             beside.execute("select count(*) from hypercare.landing_deals where snapshot_date = %s", (DAY,))
         finally:
@@ -372,10 +356,27 @@ def test_two_loads_of_one_new_day_at_once_both_succeed(conn, db_url, tmp_path):
     assert counts(conn, next_day)["deals"] == 2
 
 
-def _waits_for_a_lock(conn, pid: int) -> bool:
-    row = conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone()
+def _first_day_loaded_next_written(conn, tmp_path) -> dt.date:
+    next_day = DAY + dt.timedelta(days=1)
+    write_all_entities(tmp_path)
+    write_all_entities(tmp_path, day=next_day)
+    load_snapshot(conn, tmp_path, DAY)
     conn.commit()
-    return row is not None and row[0] == "Lock"
+    return next_day
+
+
+def _until_it_waits_for_a_lock(conn, writer, loading) -> None:
+    """Return once the load on `writer` waits for a lock; fail if it finishes or never waits."""
+    for _ in range(600):
+        row = conn.execute(
+            "select wait_event_type from pg_stat_activity where pid = %s", (writer.info.backend_pid,)
+        ).fetchone()
+        conn.commit()
+        if row is not None and row[0] == "Lock":
+            return
+        assert not loading.done(), "the load should wait for the other connection's table"
+        time.sleep(0.05)
+    raise AssertionError("the load never waited for a lock")
 
 
 def test_landed_partitions_are_analyzed_from_a_small_sample(conn, tmp_path):
