@@ -251,7 +251,7 @@ def load_snapshot(
         loads, quarantine = [], []
         upcoming = checker.submit(_check_entity, entities[0], scan.files[entities[0].name])
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
+            _lock_day(cur, snapshot_date)
             for position, entity in enumerate(entities):
                 load, result = upcoming.result()
                 if position + 1 < len(entities):
@@ -270,6 +270,11 @@ def load_snapshot(
             loads = _hold_drops(loads, _baselines(conn, snapshot_date), max_drop_share, accept_drops)
             _record_load(conn, cur, snapshot_date, loads, quarantine, accept_drops, actor)
     return LoadReport(snapshot_date, tuple(loads), scan.warnings)
+
+
+def _lock_day(executor: psycopg.Connection | psycopg.Cursor, snapshot_date: dt.date) -> None:
+    """Loads of one day take turns, until the caller's transaction ends."""
+    executor.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
 
 
 def _create_partitions(conn: psycopg.Connection, entities: list[Entity], snapshot_date: dt.date) -> None:
@@ -295,7 +300,7 @@ def _create_partitions(conn: psycopg.Connection, entities: list[Entity], snapsho
             try:
                 with conn.transaction():
                     conn.execute("set local lock_timeout = '500ms'")
-                    conn.execute("select pg_advisory_xact_lock(%s, %s)", (_LOAD_LOCK, snapshot_date.toordinal()))
+                    _lock_day(conn, snapshot_date)
                     conn.execute(create, (entity.name, snapshot_date))
                 break
             except psycopg.errors.LockNotAvailable:

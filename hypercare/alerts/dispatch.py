@@ -34,8 +34,9 @@ class DispatchReport:
     messages_sent: int = 0
     notifications_sent: int = 0
     unconfirmed: int = 0
-    # The pass claimed fewer notices than a batch: nothing else was due at its time, so
-    # another pass at the same time would only find what this one could not send.
+    # The pass claimed fewer notices than a batch, so it took everything due at its time;
+    # what it could not send waits for a later retry, so another pass at the same time
+    # would find nothing to send.
     drained: bool = False
     failures: list[str] = field(default_factory=list)
     by_recipient: dict[str, int] = field(default_factory=dict)
