@@ -254,6 +254,8 @@ def test_silence_holds_until_it_expires(conn, senders, slack):
     assert slack.webhook_posts == []
     dispatch(conn, RULES, senders, now=end_of(MON, 7))
     assert len(slack.webhook_posts) == 2
+    held = conn.execute("select distinct silenced_at from hypercare.alert_outbox where silenced").fetchall()
+    assert held == [(end_of(MON),)], "held when the first dispatch met the silence, and stays so once sent"
     assert conn.execute("select count(*) from hypercare.audit_log where action = 'silence'").fetchone() == (1,)
 
 

@@ -149,3 +149,19 @@ def test_a_repeat_sent_after_the_scorecards_day_counts_only_from_the_day_it_was_
     )
     assert _compile(alerts_sent, START)["alert_quality"]["repeats"] == day_one
     assert _compile(alerts_sent, REVIEW_DAY)["alert_quality"]["repeats"] == review + 1
+
+
+def test_a_repeat_silenced_after_the_scorecards_day_counts_only_from_the_day_it_was_held(alerts_sent):
+    """A silence holds a notice at a dispatch: a repeat of a day-1 episode held on the
+    review day is silenced in the review day's scorecard, not in day 1's."""
+    day_one, review = (_compile(alerts_sent, d)["alert_quality"]["silenced"] for d in (START, REVIEW_DAY))
+    alerts_sent.execute(
+        "insert into hypercare.alert_outbox (notification_id, finding_id, kind, episode_on, step, rule_id, "
+        "severity, owner_role, recipient, payload, silenced, silenced_at) "
+        "select gen_random_uuid(), finding_id, 'repeat', episode_on, 1, rule_id, severity, owner_role, recipient, "
+        "payload, true, %s from hypercare.alert_outbox o where kind = 'firing' and as_of = %s and not exists "
+        "(select 1 from hypercare.alert_outbox s where s.silenced and s.finding_id = o.finding_id) limit 1",
+        (dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC), START),
+    )
+    assert _compile(alerts_sent, START)["alert_quality"]["silenced"] == day_one
+    assert _compile(alerts_sent, REVIEW_DAY)["alert_quality"]["silenced"] == review + 1

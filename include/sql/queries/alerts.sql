@@ -157,7 +157,8 @@ where x.status in ('pending', 'failed') and x.kind = 'resolved'
         and f.kind in ('firing', 'escalation') and f.status in ('pending', 'sending', 'sent', 'failed'));
 
 -- name: hold_silenced
-update hypercare.alert_outbox x set next_attempt_at = s.ends_at, silenced = true
+update hypercare.alert_outbox x
+set next_attempt_at = s.ends_at, silenced = true, silenced_at = coalesce(x.silenced_at, %(now)s)
 from (
     select distinct on (o.notification_id) o.notification_id, s.ends_at
     from hypercare.alert_outbox o

@@ -219,9 +219,9 @@ select to_regclass('hypercare.alert_quality') is not null;
 -- Alerts of the runs from %(start)s up to the scorecard's day, per rule and role: episodes
 -- first notified (firing), repeats and escalations sent, episodes acknowledged by the end
 -- of that day, reopened episodes and silenced ones. Nothing after the scorecard's day counts:
--- repeats and escalations carry no run day, so a notice sent after the end of the day
--- (%(until)s, when that day's run dispatches) is left out, and a day compiled again later
--- reads as it did that day.
+-- repeats and escalations carry no run day, so a notice sent or silenced after the end of
+-- the day (%(until)s, when that day's run dispatches) is left out, and a day compiled again
+-- later reads as it did that day.
 with sent as (
     select rule_id, owner_role, finding_id, episode_on, kind, silenced, sent_at
     from hypercare.alert_outbox
@@ -271,6 +271,7 @@ silenced as (
     select rule_id, owner_role, count(distinct (finding_id, episode_on)) as silenced
     from hypercare.alert_outbox
     where silenced and kind <> 'digest' and coalesce(as_of, episode_on) between %(start)s and %(as_of)s
+      and silenced_at <= %(until)s
     group by rule_id, owner_role
 ),
 keys as (
