@@ -200,11 +200,11 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, 
             copy.write(buffer.getvalue())
 
 
-def copy_out(conn: psycopg.Connection, statement: sql.Composable) -> io.BytesIO:
+def copy_out(conn: psycopg.Connection, statement: sql.Composable | str, params: dict | None = None) -> io.BytesIO:
     """What `copy (...) to stdout` sends, in one buffer positioned at its start (empty when
     no row came back), for polars to parse in one call."""
     buffer = io.BytesIO()
-    with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+    with conn.transaction(), conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:
             buffer.write(block)
     buffer.seek(0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
@@ -154,11 +155,11 @@ def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
     """
     alerting = ruleset.content["alerting"]
     currency = (ruleset.content.get("scorecard") or {}).get("currency", "USD")
-    digests: dict[tuple[str, str], DueGroup] = {}
+    digests: defaultdict[tuple[str, str], DueGroup] = defaultdict(DueGroup)
     for record in due_rows(conn, as_of):
         role = record["owner_role"]
         for recipient in recipients(alerting, [role], record["segment"], record["sales_owner"]):
-            digests.setdefault((role, recipient.address), DueGroup()).add(record)
+            digests[role, recipient.address].add(record)
     rows = []
     for (role, address), digest in digests.items():
         payload = {

@@ -11,6 +11,7 @@ none is configured) to the as-of day; nothing before go-live is drawn.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_s
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
 from hypercare.scorecard.context import SEGMENTS, Context, FindingCounts, MetricTable
 from hypercare.scorecard.dashboard import review_pack, widgets
+from hypercare.scorecard.exceptions import DayExceptions, read_episode_starts, read_journeys
 from hypercare.scorecard.health import HEALTH_AREAS, health_lines
 from hypercare.scorecard.summary import summary
 from hypercare.scorecard.verdict import stable_state_verdict
@@ -143,17 +145,18 @@ def _compile(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config:
     period_days = [period_start + dt.timedelta(days=i) for i in range((as_of - period_start).days + 1)]
     has_previous = any(day == previous for day, _, _ in runs)
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
-    # The day-scoped queries scale with a day's findings (300k exceptions at 100k
-    # customers): the control loop, the accounts behind each fix and the forecasts run on
-    # a second connection meanwhile.
+    # The day-scoped reads scale with a day's findings (300k exceptions at 100k customers):
+    # the forecasts and the control loop's journeys are read on a second connection
+    # meanwhile, the episodes' openings and the exceptions with their deals on this one.
     with _reads_beside(conn, beside) as (other, pool):
-        loop = pool.submit(lambda: _control_loop(_fetch(other, "control_loop", {"as_of": as_of})))
-        accounts = pool.submit(_fetch, other, "fix_accounts", {"as_of": as_of, "per_fix": config.accounts_per_fix})
         upcoming = pool.submit(due_soon, other, as_of, config, calendar)
-        fix_rows, (exceptions_total, reopened) = _fetch(conn, "day_exceptions", {"as_of": as_of})[0]
+        journeys = pool.submit(read_journeys, other, as_of)
         alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
-        fixes = _rank_fixes(fix_rows, accounts.result(), config, calendar, as_of)
-        loop, upcoming = loop.result(), upcoming.result()
+        exceptions = DayExceptions.read(conn, as_of, read_episode_starts(conn, as_of))
+        journeys, upcoming = journeys.result(), upcoming.result()
+    exceptions_total, reopened = exceptions.counts()
+    fixes = _rank_fixes(exceptions.fixes(), exceptions.accounts(config.accounts_per_fix), config, calendar, as_of)
+    loop = _control_loop(exceptions.control_loop(journeys))
     verdict = stable_state_verdict(context, reasons, exceptions_total, reopened)
     data = {
         "as_of": as_of.isoformat(),
@@ -457,11 +460,11 @@ def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, 
     """The breach forecast per owner role: what opens by the end of the next business day if
     nothing changes, with the customers and ARR behind it (each deal once per role) and the
     largest items by ARR."""
-    roles: dict[str, DueGroup] = {}
+    roles: defaultdict[str, DueGroup] = defaultdict(DueGroup)
     findings = set()
     for row in due_rows(conn, as_of):
         findings.add(row["finding_id"])
-        roles.setdefault(row["owner_role"], DueGroup()).add(row)
+        roles[row["owner_role"]].add(row)
     out = [
         {
             "owner_role": role,

@@ -44,83 +44,32 @@ where as_of between %(start)s and %(end)s and dimension = 'all' and metric = any
 order by as_of, metric;
 
 -- name: day_exceptions
--- The day's exceptions (warn and above), read once for two answers, as JSON arrays:
--- fixes: the exceptions grouped into fixes by (rule, reason code), with what ranks them:
---   how many, how old the oldest open episode is (calendar days from the day it opened or
---   reopened), and the ARR of the affected deals (each deal once);
--- reopened: how many exceptions there are, and how many of their findings had been
---   reopened at least once by the day.
-with today as materialized (
-    select o.finding_id, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
-           o.opportunity_id, o.high_value, o.owner_roles, d.arr::double precision as arr,
-           e.opened_on, coalesce(e.reopened, false) as reopened
-    from hypercare.finding_occurrences o
-    left join hypercare.landing_deals d
-        on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
-    left join (
-        select e.finding_id,
-               max(e.event_on) filter (where e.event in ('opened', 'reopened')) as opened_on,
-               bool_or(e.event = 'reopened') as reopened
-        from hypercare.finding_events e
-        where e.event_on <= %(as_of)s
-          and e.finding_id in (
-              select finding_id from hypercare.finding_occurrences
-              where as_of = %(as_of)s and severity <> 'info')
-        group by e.finding_id
-    ) e on e.finding_id = o.finding_id
-    where o.as_of = %(as_of)s and o.severity <> 'info'
-),
-arr_at_risk as (
-    select rule_id, reason_code, sum(arr) as arr_at_risk
-    from (select distinct rule_id, reason_code, opportunity_id, arr from today where arr is not null) deals
-    group by rule_id, reason_code
-),
-fixes as (
-    select t.rule_id, t.reason_code,
-           count(*) as findings,
-           count(distinct coalesce(t.onboarding_id, t.opportunity_id, t.subject_key)) as customers,
-           count(*) filter (where t.high_value) as high_value,
-           max(case t.severity when 'critical' then 3 when 'high' then 2 else 1 end) as severity_rank,
-           coalesce(max(%(as_of)s::date - t.opened_on), 0) as oldest_days,
-           (array_agg(t.subject_key order by t.opened_on nulls last, t.subject_key))[1] as oldest_subject,
-           coalesce(max(a.arr_at_risk), 0) as arr_at_risk,
-           (array_agg(array_to_string(t.owner_roles, ',') order by t.subject_key))[1] as owner_roles,
-           count(distinct t.onboarding_id) as onboardings
-    from today t
-    left join arr_at_risk a on a.rule_id = t.rule_id and a.reason_code = t.reason_code
-    group by t.rule_id, t.reason_code
-)
-select
-    (select coalesce(json_agg(json_build_array(
-                rule_id, reason_code, findings, customers, high_value, severity_rank, oldest_days,
-                oldest_subject, arr_at_risk, owner_roles, onboardings) order by rule_id, reason_code), '[]')
-     from fixes),
-    (select json_build_array(count(*), count(*) filter (where reopened)) from today);
+-- The day's exceptions (warn and above), one row per finding, read once into a frame:
+-- the fixes, the accounts behind them, the reopened count and the journeys stuck in the
+-- control loop are all answered from it (hypercare/scorecard/exceptions.py).
+select finding_id, area, rule_id, reason_code, severity, subject_key, onboarding_id, opportunity_id,
+       high_value, array_to_string(owner_roles, ',') as owner_roles
+from hypercare.finding_occurrences
+where as_of = %(as_of)s and severity <> 'info';
 
--- name: fix_accounts
--- The accounts behind each fix (rule, reason code) of the day, largest ARR first, at most
--- %(per_fix)s per fix. Read beside day_exceptions, on the scorecard's second connection.
-with behind as (
-    select distinct o.rule_id, o.reason_code, d.account_id, o.onboarding_id, d.arr::double precision as arr
-    from hypercare.finding_occurrences o
-    join hypercare.landing_deals d on d.snapshot_date = %(as_of)s and d.opportunity_id = o.opportunity_id
-    where o.as_of = %(as_of)s and o.severity <> 'info'
-),
-ranked as (
-    select *, row_number() over (
-        partition by rule_id, reason_code order by arr desc, account_id, onboarding_id nulls last) as n
-    from behind
-)
-select rule_id, reason_code, account_id, onboarding_id, arr
-from ranked
-where n <= %(per_fix)s
-order by rule_id, reason_code, n;
+-- name: day_deals
+-- The deals landed on the day, for the ARR and the account behind each exception.
+select opportunity_id, account_id, arr
+from hypercare.landing_deals
+where snapshot_date = %(as_of)s;
 
--- name: control_loop
--- Where each open customer journey sits in the control loop on the day, from the
--- landed snapshot of that day: the first step of the loop not yet done. A journey is
--- stuck at its step when it has an exception (warn and above) that day from the areas
--- that own the step.
+-- name: episode_starts
+-- Every opening and reopening up to the day: a finding's episode on the day started at the
+-- latest of its, and it was reopened by then if one is a reopening.
+select finding_id, event_on, event = 'reopened' as reopened
+from hypercare.finding_events
+where event_on <= %(as_of)s and event in ('opened', 'reopened');
+
+-- name: loop_journeys
+-- Where each open customer journey sits in the control loop on the day, from the landed
+-- snapshot of that day: the first step of the loop not yet done. Whether a journey is
+-- stuck at its step (an exception that day from an area that owns the step) is decided
+-- from the day's exceptions (hypercare/scorecard/exceptions.py).
 with projects as (
     select p.onboarding_id, p.handoff_accepted_at, p.onboarding_owner, p.kickoff_scheduled_at
     from hypercare.landing_onboarding_projects p
@@ -145,72 +94,37 @@ value_reached as (
 escalated as (
     select distinct onboarding_id from hypercare.finding_occurrences
     where as_of = %(as_of)s and alert and onboarding_id is not null
-),
-journeys as (
-    select p.onboarding_id as journey,
-           case
-               when p.handoff_accepted_at is null then 'validate'
-               when p.onboarding_owner is null or p.kickoff_scheduled_at is null then 'assign'
-               when i.onboarding_id is not null then 'provision'
-               when t.onboarding_id is not null then 'customer_tasks'
-               when x.onboarding_id is not null then 'escalate'
-               when w.onboarding_id is not null then 'write_back'
-               when v.onboarding_id is null then 'measure_value'
-               else 'value_reached'
-           end as stage
-    from projects p
-    left join open_items i on i.onboarding_id = p.onboarding_id
-    left join open_tasks t on t.onboarding_id = p.onboarding_id
-    left join escalated x on x.onboarding_id = p.onboarding_id
-    left join open_writebacks w on w.onboarding_id = p.onboarding_id
-    left join value_reached v on v.onboarding_id = p.onboarding_id
-    union all
-    -- Deals eligible on the day (the rules' shared definition, as in
-    -- hypercare.snapshot.with_deal_status) with no live or completed project: still to be
-    -- captured.
-    select d.opportunity_id, 'capture'
-    from hypercare.landing_deals d
-    where d.snapshot_date = %(as_of)s
-      and d.stage = 'closed_won' and d.excluded_reason is null
-      and d.contract_state in ('signed', 'countersigned')
-      and (d.payment_condition <> 'prepayment' or d.payment_received_at is not null)
-      and not exists (
-          select 1 from hypercare.landing_onboarding_projects p
-          where p.snapshot_date = %(as_of)s and p.opportunity_id = d.opportunity_id and p.status <> 'cancelled')
-),
-step_areas (stage, area) as (
-    values ('capture', 'trigger'), ('validate', 'handoff'), ('validate', 'trigger'), ('assign', 'ownership'),
-           ('provision', 'provisioning'), ('provision', 'billing'), ('customer_tasks', 'customer'),
-           ('escalate', 'backlog'), ('write_back', 'writeback'), ('measure_value', 'customer')
-),
-area_bits as (
-    select area, 1 << (row_number() over (order by area) - 1)::integer as bit
-    from (select distinct area from step_areas) a
-),
-stage_masks as (
-    select s.stage, bit_or(b.bit) as mask from step_areas s join area_bits b using (area) group by s.stage
-),
-exception_areas as (
-    -- Per journey, the areas with an exception on the day, one bit each: a journey is
-    -- stuck when it shares a bit with its step's mask (one pass, no join per pair).
-    select x.journey, bit_or(b.bit) as mask
-    from (
-        select o.area, o.onboarding_id as journey
-        from hypercare.finding_occurrences o
-        where o.as_of = %(as_of)s and o.severity <> 'info' and o.onboarding_id is not null
-        union all
-        select o.area, o.opportunity_id
-        from hypercare.finding_occurrences o
-        where o.as_of = %(as_of)s and o.severity <> 'info' and o.opportunity_id is not null
-    ) x
-    join area_bits b using (area)
-    group by x.journey
 )
-select j.stage, count(*) as customers, count(*) filter (where e.mask & m.mask <> 0) as stuck
-from journeys j
-left join stage_masks m on m.stage = j.stage
-left join exception_areas e on e.journey = j.journey
-group by j.stage;
+select p.onboarding_id as journey,
+       case
+           when p.handoff_accepted_at is null then 'validate'
+           when p.onboarding_owner is null or p.kickoff_scheduled_at is null then 'assign'
+           when i.onboarding_id is not null then 'provision'
+           when t.onboarding_id is not null then 'customer_tasks'
+           when x.onboarding_id is not null then 'escalate'
+           when w.onboarding_id is not null then 'write_back'
+           when v.onboarding_id is null then 'measure_value'
+           else 'value_reached'
+       end as stage
+from projects p
+left join open_items i on i.onboarding_id = p.onboarding_id
+left join open_tasks t on t.onboarding_id = p.onboarding_id
+left join escalated x on x.onboarding_id = p.onboarding_id
+left join open_writebacks w on w.onboarding_id = p.onboarding_id
+left join value_reached v on v.onboarding_id = p.onboarding_id
+union all
+-- Deals eligible on the day (the rules' shared definition, as in
+-- hypercare.snapshot.with_deal_status) with no live or completed project: still to be
+-- captured.
+select d.opportunity_id, 'capture'
+from hypercare.landing_deals d
+where d.snapshot_date = %(as_of)s
+  and d.stage = 'closed_won' and d.excluded_reason is null
+  and d.contract_state in ('signed', 'countersigned')
+  and (d.payment_condition <> 'prepayment' or d.payment_received_at is not null)
+  and not exists (
+      select 1 from hypercare.landing_onboarding_projects p
+      where p.snapshot_date = %(as_of)s and p.opportunity_id = d.opportunity_id and p.status <> 'cancelled');
 
 -- name: alert_quality_exists
 select to_regclass('hypercare.alert_quality') is not null;
