@@ -13,25 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hypercare.scorecard.config import SEVERITY_RANK
-from hypercare.scorecard.exceptions import STEP_AREAS, DayExceptions
+from hypercare.scorecard.exceptions import ROW_SCHEMA, STEP_AREAS, DayExceptions
 
 AS_OF = dt.date(2026, 11, 20)
-ROWS_SCHEMA = {
-    "finding_id": pl.String,
-    "area": pl.String,
-    "rule_id": pl.String,
-    "reason_code": pl.String,
-    "severity": pl.String,
-    "subject_key": pl.String,
-    "onboarding_id": pl.String,
-    "opportunity_id": pl.String,
-    "high_value": pl.Boolean,
-    "owner_roles": pl.String,
-    "account_id": pl.String,
-    "arr": pl.Float64,
-    "opened_on": pl.Date,
-    "reopened": pl.Boolean,
-}
 # Identifiers that order differently by code point than by most locales' rules.
 NAMES = ["a", "B", "b", "Z", "é", "a b", "a-b", "10", "9"]
 DEALS = {f"OPP-{name}": (f"ACC-{i % 3}", float(i % 4) * 12_500.5) for i, name in enumerate(NAMES)}
@@ -128,7 +112,7 @@ def expected_loop(rows: list[dict], journeys: list[tuple[str, str]]) -> list[tup
     ),
 )
 def test_the_days_answers_follow_their_definitions(rows, per_fix, journeys):
-    day = DayExceptions(AS_OF, pl.DataFrame(rows, schema=ROWS_SCHEMA, orient="row"))
+    day = DayExceptions(AS_OF, pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row"))
     assert day.fixes() == expected_fixes(rows)
     assert day.accounts(per_fix) == expected_accounts(rows, per_fix)
     assert day.counts() == (len(rows), sum(r["reopened"] for r in rows))

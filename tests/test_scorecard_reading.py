@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
 from hypercare.scorecard.data import compile_data
 from hypercare.scorecard.formats import decisive_digits, fmt, fmt_against, money, trend
@@ -111,6 +112,25 @@ def alerts_sent(store):  # noqa: F811
         yield store
 
 
+def _add_repeat_of_a_first_day_episode(conn, **columns) -> None:
+    """A repeat notice of an episode first alerted on day 1 (of a finding never silenced
+    before), with `columns` set."""
+    conn.execute(
+        sql.SQL(
+            "insert into hypercare.alert_outbox (notification_id, finding_id, kind, episode_on, step, rule_id, "
+            "severity, owner_role, recipient, payload, {names}) "
+            "select gen_random_uuid(), finding_id, 'repeat', episode_on, 1, rule_id, severity, owner_role, "
+            "recipient, payload, {values} from hypercare.alert_outbox o where kind = 'firing' and as_of = %s "
+            "and not exists (select 1 from hypercare.alert_outbox s where s.silenced and s.finding_id = o.finding_id) "
+            "limit 1"
+        ).format(
+            names=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        ),
+        (*columns.values(), START),
+    )
+
+
 def test_alert_quality_counts_only_what_was_sent_up_to_the_scorecards_day(alerts_sent):
     counted = {}
     for day in (START, REVIEW_DAY):
@@ -140,12 +160,8 @@ def test_a_repeat_sent_after_the_scorecards_day_counts_only_from_the_day_it_was_
     """Repeats carry their episode's day, not a run's: a repeat of a day-1 episode sent on
     the review day is not in day 1's scorecard, compiled then or again later."""
     day_one, review = (_compile(alerts_sent, d)["alert_quality"]["repeats"] for d in (START, REVIEW_DAY))
-    alerts_sent.execute(
-        "insert into hypercare.alert_outbox (notification_id, finding_id, kind, episode_on, step, rule_id, "
-        "severity, owner_role, recipient, payload, status, sent_at) "
-        "select gen_random_uuid(), finding_id, 'repeat', episode_on, 1, rule_id, severity, owner_role, recipient, "
-        "payload, 'sent', %s from hypercare.alert_outbox where kind = 'firing' and as_of = %s limit 1",
-        (dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC), START),
+    _add_repeat_of_a_first_day_episode(
+        alerts_sent, status="sent", sent_at=dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC)
     )
     assert _compile(alerts_sent, START)["alert_quality"]["repeats"] == day_one
     assert _compile(alerts_sent, REVIEW_DAY)["alert_quality"]["repeats"] == review + 1
@@ -155,13 +171,8 @@ def test_a_repeat_silenced_after_the_scorecards_day_counts_only_from_the_day_it_
     """A silence holds a notice at a dispatch: a repeat of a day-1 episode held on the
     review day is silenced in the review day's scorecard, not in day 1's."""
     day_one, review = (_compile(alerts_sent, d)["alert_quality"]["silenced"] for d in (START, REVIEW_DAY))
-    alerts_sent.execute(
-        "insert into hypercare.alert_outbox (notification_id, finding_id, kind, episode_on, step, rule_id, "
-        "severity, owner_role, recipient, payload, silenced, silenced_at) "
-        "select gen_random_uuid(), finding_id, 'repeat', episode_on, 1, rule_id, severity, owner_role, recipient, "
-        "payload, true, %s from hypercare.alert_outbox o where kind = 'firing' and as_of = %s and not exists "
-        "(select 1 from hypercare.alert_outbox s where s.silenced and s.finding_id = o.finding_id) limit 1",
-        (dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC), START),
+    _add_repeat_of_a_first_day_episode(
+        alerts_sent, silenced=True, silenced_at=dt.datetime.combine(REVIEW_DAY, dt.time(12), dt.UTC)
     )
     assert _compile(alerts_sent, START)["alert_quality"]["silenced"] == day_one
     assert _compile(alerts_sent, REVIEW_DAY)["alert_quality"]["silenced"] == review + 1

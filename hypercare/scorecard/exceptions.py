@@ -37,6 +37,15 @@ _EXCEPTION_SCHEMA = {
 _DEAL_SCHEMA = {"opportunity_id": pl.String, "account_id": pl.String, "arr": pl.Float64}
 _EPISODE_SCHEMA = {"finding_id": pl.String, "event_on": pl.Date, "reopened": pl.String}
 _JOURNEY_SCHEMA = {"journey": pl.String, "stage": pl.String}
+# DayExceptions.rows: each exception with its deal's account and ARR and its episode.
+ROW_SCHEMA = {
+    **_EXCEPTION_SCHEMA,
+    "high_value": pl.Boolean,
+    "account_id": pl.String,
+    "arr": pl.Float64,
+    "opened_on": pl.Date,
+    "reopened": pl.Boolean,
+}
 _FIX = ["rule_id", "reason_code"]
 
 # The areas that own each step of the control loop: a journey is stuck at its step when one
