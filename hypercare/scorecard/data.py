@@ -28,7 +28,7 @@ from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_s
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
 from hypercare.scorecard.context import SEGMENTS, Context, FindingCounts, MetricTable
 from hypercare.scorecard.dashboard import review_pack, widgets
-from hypercare.scorecard.exceptions import DayExceptions, read_episode_starts, read_journeys
+from hypercare.scorecard.exceptions import DayExceptions, read_journeys
 from hypercare.scorecard.health import HEALTH_AREAS, health_lines
 from hypercare.scorecard.summary import summary
 from hypercare.scorecard.verdict import stable_state_verdict
@@ -147,12 +147,12 @@ def _compile(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet, config:
     context = Context(as_of, previous if has_previous else None, findings, metrics, config)
     # The day-scoped reads scale with a day's findings (300k exceptions at 100k customers):
     # the forecasts and the control loop's journeys are read on a second connection
-    # meanwhile, the episodes' openings and the exceptions with their deals on this one.
+    # meanwhile, the exceptions with their episodes and deals on this one.
     with _reads_beside(conn, beside) as (other, pool):
         upcoming = pool.submit(due_soon, other, as_of, config, calendar)
         journeys = pool.submit(read_journeys, other, as_of)
         alert_quality = _alert_quality(conn, config, period_start, as_of, calendar.as_of_end(as_of))
-        exceptions = DayExceptions.read(conn, as_of, read_episode_starts(conn, as_of))
+        exceptions = DayExceptions.read(conn, as_of)
         journeys, upcoming = journeys.result(), upcoming.result()
     exceptions_total, reopened = exceptions.counts()
     fixes = _rank_fixes(exceptions.fixes(), exceptions.accounts(config.accounts_per_fix), config, calendar, as_of)

@@ -1,11 +1,11 @@
 """The day's exceptions (warn and above) behind the scorecard's fixes and control loop.
 
-At 100k customers a day holds about 300k exceptions. They are read once as a frame, with
-the day's deals and the episodes' openings, and every answer the scorecard needs from them
-is computed here: the fixes, the accounts behind each fix, how many were reopened, and
-which journeys are stuck at their step of the control loop. Joining and grouping them in
-the server cost most of the scorecard's time; reading them costs a fraction
-(docs/benchmarks.md, eighth round).
+At 100k customers a day holds about 300k exceptions. They are read once, each with its
+episode's opening, into a frame beside the day's deals, and every answer the scorecard
+needs from them is computed here: the fixes, the accounts behind each fix, how many were
+reopened, and which journeys are stuck at their step of the control loop. Grouping and
+ranking them in the server, once per answer, cost most of the scorecard's time; reading
+them once costs a fraction (docs/benchmarks.md, eighth round).
 
 Text is ordered by code point, as PostgreSQL orders it under the C and C.UTF-8 collations,
 whatever the server's own collation: a scorecard reads the same on every server.
@@ -33,9 +33,10 @@ _EXCEPTION_SCHEMA = {
     "opportunity_id": pl.String,
     "high_value": pl.String,
     "owner_roles": pl.String,
+    "opened_on": pl.Date,
+    "reopened": pl.String,
 }
 _DEAL_SCHEMA = {"opportunity_id": pl.String, "account_id": pl.String, "arr": pl.Float64}
-_EPISODE_SCHEMA = {"finding_id": pl.String, "event_on": pl.Date, "reopened": pl.String}
 _JOURNEY_SCHEMA = {"journey": pl.String, "stage": pl.String}
 # DayExceptions.rows: each exception with its deal's account and ARR and its episode.
 ROW_SCHEMA = {
@@ -43,7 +44,6 @@ ROW_SCHEMA = {
     "high_value": pl.Boolean,
     "account_id": pl.String,
     "arr": pl.Float64,
-    "opened_on": pl.Date,
     "reopened": pl.Boolean,
 }
 _FIX = ["rule_id", "reason_code"]
@@ -71,14 +71,6 @@ def read_frame(conn: psycopg.Connection, query: str, as_of: dt.date, schema: dic
     return pl.read_csv(buffer, has_header=False, schema=schema)
 
 
-def read_episode_starts(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
-    """Every finding's latest opening by `as_of`, and whether it was ever reopened by then."""
-    events = read_frame(conn, "episode_starts", as_of, _EPISODE_SCHEMA)
-    return events.group_by("finding_id").agg(
-        opened_on=pl.col("event_on").max(), reopened=(pl.col("reopened") == "t").any()
-    )
-
-
 def read_journeys(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
     """Each open journey and the first step of the control loop it has not done."""
     return read_frame(conn, "loop_journeys", as_of, _JOURNEY_SCHEMA)
@@ -93,15 +85,12 @@ class DayExceptions:
     rows: pl.DataFrame
 
     @classmethod
-    def read(cls, conn: psycopg.Connection, as_of: dt.date, episodes: pl.DataFrame) -> DayExceptions:
-        """The day's exceptions with their deals and `episodes` (read_episode_starts)."""
-        exceptions = read_frame(conn, "day_exceptions", as_of, _EXCEPTION_SCHEMA)
-        with_deals = exceptions.with_columns(high_value=pl.col("high_value") == "t").join(
-            read_frame(conn, "day_deals", as_of, _DEAL_SCHEMA), on="opportunity_id", how="left"
+    def read(cls, conn: psycopg.Connection, as_of: dt.date) -> DayExceptions:
+        """The day's exceptions with their episodes, joined to the deals landed that day."""
+        exceptions = read_frame(conn, "day_exceptions", as_of, _EXCEPTION_SCHEMA).with_columns(
+            high_value=pl.col("high_value") == "t", reopened=pl.col("reopened") == "t"
         )
-        rows = with_deals.join(episodes, on="finding_id", how="left").with_columns(
-            reopened=pl.col("reopened").fill_null(False)
-        )
+        rows = exceptions.join(read_frame(conn, "day_deals", as_of, _DEAL_SCHEMA), on="opportunity_id", how="left")
         return cls(as_of, rows)
 
     def counts(self) -> tuple[int, int]:

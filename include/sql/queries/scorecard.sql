@@ -44,26 +44,28 @@ where as_of between %(start)s and %(end)s and dimension = 'all' and metric = any
 order by as_of, metric;
 
 -- name: day_exceptions
--- The day's exceptions (warn and above), one row per finding, read once into a frame:
--- the fixes, the accounts behind them, the reopened count and the journeys stuck in the
--- control loop are all answered from it (hypercare/scorecard/exceptions.py).
-select finding_id, area, rule_id, reason_code, severity, subject_key, onboarding_id, opportunity_id,
-       high_value, array_to_string(owner_roles, ',') as owner_roles
-from hypercare.finding_occurrences
-where as_of = %(as_of)s and severity <> 'info';
+-- The day's exceptions (warn and above), one row per finding, read once into a frame, each
+-- with its episode: the latest opening or reopening up to the day, and whether the finding
+-- had been reopened by then. The fixes, the accounts behind them, the reopened count and
+-- the journeys stuck in the control loop are all answered from it
+-- (hypercare/scorecard/exceptions.py).
+select o.finding_id, o.area, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
+       o.opportunity_id, o.high_value, array_to_string(o.owner_roles, ',') as owner_roles,
+       e.opened_on, coalesce(e.reopened, false) as reopened
+from hypercare.finding_occurrences o
+left join (
+    select finding_id, max(event_on) as opened_on, bool_or(event = 'reopened') as reopened
+    from hypercare.finding_events
+    where event_on <= %(as_of)s and event in ('opened', 'reopened')
+    group by finding_id
+) e on e.finding_id = o.finding_id
+where o.as_of = %(as_of)s and o.severity <> 'info';
 
 -- name: day_deals
 -- The deals landed on the day, for the ARR and the account behind each exception.
 select opportunity_id, account_id, arr
 from hypercare.landing_deals
 where snapshot_date = %(as_of)s;
-
--- name: episode_starts
--- Every opening and reopening up to the day: a finding's episode on the day started at the
--- latest of its, and it was reopened by then if one is a reopening.
-select finding_id, event_on, event = 'reopened' as reopened
-from hypercare.finding_events
-where event_on <= %(as_of)s and event in ('opened', 'reopened');
 
 -- name: loop_journeys
 -- Where each open customer journey sits in the control loop on the day, from the landed
