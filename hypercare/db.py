@@ -61,6 +61,9 @@ def resolve_url(url: str | None = None) -> str:
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     conn = psycopg.connect(resolve_url(url), **kwargs)
     conn.execute("set timezone = 'UTC'")
+    # Dates and timestamps read back through COPY are parsed by polars in ISO form, whatever
+    # the server's default style.
+    conn.execute("set datestyle = 'ISO, MDY'")
     # Set-based writes sort and hash whole days; memory only, nothing a crash could lose.
     conn.execute("set work_mem = '64MB'")
     # Each statement runs once per day and area: compiling it (on servers built with JIT)

@@ -175,9 +175,12 @@ class MonthBeingGenerated:
         try:
             item = self._ready.get(timeout=1)
         except queue.Empty:
-            if not self._process.is_alive():
+            if self._process.is_alive():
+                return
+            try:  # what it put just before it ended (its traceback, say) comes first
+                item = self._ready.get(timeout=1)
+            except queue.Empty:
                 raise RuntimeError(f"the generator stopped (exit code {self._process.exitcode})") from None
-            return
         if isinstance(item, str):
             raise RuntimeError(f"the generator failed:\n{item}")
         if isinstance(item, dt.date):

@@ -264,6 +264,26 @@ def test_silence_holds_until_it_expires(conn, senders, slack):
     assert conn.execute("select count(*) from hypercare.audit_log where action = 'silence'").fetchone() == (1,)
 
 
+def test_a_notice_held_by_two_silences_in_turn_counts_as_silenced_from_the_first(conn, senders, slack):
+    for start, end in ((-12, 6), (5, 12)):
+        silence(
+            conn,
+            author="ops@example.com",
+            reason="routing fix deploying",
+            rule_id="ownership.no_owner",
+            starts_at=end_of(MON, start),
+            ends_at=end_of(MON, end),
+        )
+    evaluate(conn, MON, "ownership", no_owner("N1"))
+    for hours in (0, 7):  # the first silence holds it, then the second
+        dispatch(conn, RULES, senders, now=end_of(MON, hours))
+    assert slack.webhook_posts == []
+    held = conn.execute("select distinct silenced_at from hypercare.alert_outbox where silenced").fetchall()
+    assert held == [(end_of(MON),)]
+    dispatch(conn, RULES, senders, now=end_of(MON, 13))
+    assert len(slack.webhook_posts) == 2
+
+
 def test_unacknowledged_critical_alerts_escalate_along_the_chain(conn, senders, slack, mail):
     rule = dataclasses.replace(RULES.rule("ownership.no_owner"), severity="critical")
     critical = dataclasses.replace(RULES, rules=RULES.rules | {"ownership.no_owner": rule})

@@ -1,4 +1,7 @@
-"""The audit store's migrations and stable views."""
+"""The audit store's migrations, stable views and session settings."""
+
+import psycopg
+from psycopg import sql
 
 from hypercare import db
 
@@ -64,3 +67,15 @@ def test_landing_tables_mirror_the_contract(conn):
             (f"landing_{entity.name}",),
         ).fetchall()
         assert [r[0] for r in rows] == ["snapshot_date", *entity.column_names, "_source_row", "_extra"]
+
+
+def test_sessions_read_dates_in_iso_whatever_the_servers_style(db_url):
+    """Dates come back through COPY as polars parses them, on a server set to another style."""
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        name = admin.info.dbname
+        admin.execute(sql.SQL("alter database {} set datestyle = 'SQL, DMY'").format(sql.Identifier(name)))
+    day = "select date '2026-11-02'::text"
+    with psycopg.connect(db_url) as plain:
+        assert plain.execute(day).fetchone() == ("02/11/2026",)
+    with db.connect(db_url) as conn:
+        assert conn.execute(day).fetchone() == ("2026-11-02",)

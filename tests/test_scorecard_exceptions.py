@@ -102,7 +102,7 @@ def expected_loop(rows: list[dict], journeys: list[tuple[str, str]]) -> list[tup
     return sorted((stage, n, stuck) for stage, (n, stuck) in counts.items())
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(
     rows=exception_days(),
     per_fix=st.integers(1, 3),
