@@ -203,15 +203,19 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, 
             copy.write(buffer.getvalue())
 
 
-def copy_out(conn: psycopg.Connection, statement: sql.Composable | str, params: dict | None = None) -> io.BytesIO:
-    """What `copy (...) to stdout` sends, in one buffer positioned at its start (empty when
-    no row came back), for polars to parse in one call."""
+def copy_out_frame(
+    conn: psycopg.Connection, statement: sql.Composable | str, schema: dict, params: dict | None = None
+) -> pl.DataFrame:
+    """What `copy (...) to stdout (format csv)` sends, gathered in one buffer and parsed in
+    one call as a frame of `schema` (empty, with those columns, when no row came back)."""
     buffer = io.BytesIO()
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:
             buffer.write(block)
+    if not buffer.tell():
+        return pl.DataFrame(schema=schema)
     buffer.seek(0)
-    return buffer
+    return pl.read_csv(buffer, has_header=False, schema=schema)
 
 
 _SQL_TYPES = {

@@ -27,7 +27,7 @@ from hypercare.contract import (
     polars_schema,
     validate,
 )
-from hypercare.db import copy_frame, copy_out
+from hypercare.db import copy_frame, copy_out_frame
 from hypercare.exports import MANIFEST_NAME
 from hypercare.ruleset import RuleSet, load_ruleset
 from hypercare.sources import SOURCE_FORMATS, SourceFile, read_source_file, scan_folder
@@ -393,9 +393,5 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
         sql.Identifier("hypercare", f"landing_{entity.name}"),
         sql.Literal(snapshot_date.isoformat()),
     )
-    buffer = copy_out(conn, query)
-    schema = polars_schema(entity)
-    if not buffer.getbuffer().nbytes:
-        return pl.DataFrame(schema=schema)
-    text = pl.read_csv(buffer, has_header=False, new_columns=entity.column_names, infer_schema=False, encoding="utf8")
-    return text.select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns).cast(schema)
+    text = copy_out_frame(conn, query, dict.fromkeys(entity.column_names, pl.String))
+    return text.select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns).cast(polars_schema(entity))

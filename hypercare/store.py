@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from hypercare.alerts.outbox import enqueue_run
-from hypercare.db import copy_out, named_queries, stage_frame
+from hypercare.db import copy_out_frame, named_queries, stage_frame
 from hypercare.findings import FINDING_SCHEMA, METRIC_SCHEMA, TRACE_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet
 
@@ -110,14 +110,13 @@ def unrecorded_trace(conn: psycopg.Connection, as_of: dt.date, trace: pl.DataFra
         " coalesce(linked_on <= {as_of}, false) from hypercare.trace_events"
         " where event_type = any({types}) and first_observed_on <= {as_of}) to stdout (format csv)"
     ).format(as_of=sql.Literal(as_of), types=sql.Literal(sorted(trace["event_type"].unique().to_list())))
-    buffer = copy_out(conn, statement)
-    if not buffer.getbuffer().nbytes:
-        return trace
-    known = pl.read_csv(
-        buffer,
-        has_header=False,
-        schema={"event_type": pl.String, "ref_id": pl.String, "event_at_us": pl.Int64, "linked": pl.String},
+    known = copy_out_frame(
+        conn,
+        statement,
+        {"event_type": pl.String, "ref_id": pl.String, "event_at_us": pl.Int64, "linked": pl.String},
     ).with_columns(linked=pl.col("linked") == "t")
+    if known.is_empty():
+        return trace
     keyed = trace.select(
         pl.int_range(pl.len()).alias("row"),
         "event_type",

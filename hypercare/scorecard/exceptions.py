@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 import psycopg
 
-from hypercare.db import copy_out, named_queries
+from hypercare.db import copy_out_frame, named_queries
 from hypercare.scorecard.config import SEVERITY_RANK
 
 _EXCEPTION_SCHEMA = {
@@ -65,10 +65,7 @@ STEP_AREAS = {
 def read_frame(conn: psycopg.Connection, query: str, as_of: dt.date, schema: dict) -> pl.DataFrame:
     """One of the scorecard's named queries for `as_of`, as a frame of `schema`."""
     statement = f"copy ({named_queries('scorecard')[query].rstrip(';')}) to stdout (format csv)"
-    buffer = copy_out(conn, statement, {"as_of": as_of})
-    if not buffer.getbuffer().nbytes:
-        return pl.DataFrame(schema=schema)
-    return pl.read_csv(buffer, has_header=False, schema=schema)
+    return copy_out_frame(conn, statement, schema, {"as_of": as_of})
 
 
 def read_journeys(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
