@@ -207,7 +207,8 @@ def copy_out_frame(
     conn: psycopg.Connection, statement: sql.Composable | str, schema: dict, params: dict | None = None
 ) -> pl.DataFrame:
     """What `copy (...) to stdout (format csv)` sends, gathered in one buffer and parsed in
-    one call as a frame of `schema` (empty, with those columns, when no row came back)."""
+    one call as a frame of `schema` (empty, with those columns, when no row came back).
+    Boolean columns arrive as PostgreSQL writes them, `t` and `f`."""
     buffer = io.BytesIO()
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:
@@ -215,7 +216,9 @@ def copy_out_frame(
     if not buffer.tell():
         return pl.DataFrame(schema=schema)
     buffer.seek(0)
-    return pl.read_csv(buffer, has_header=False, schema=schema)
+    booleans = [name for name, dtype in schema.items() if dtype == pl.Boolean]
+    frame = pl.read_csv(buffer, has_header=False, schema=schema | dict.fromkeys(booleans, pl.String))
+    return frame.with_columns(pl.col(booleans) == "t") if booleans else frame
 
 
 _SQL_TYPES = {

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
+import polars as pl
 import psycopg
 
 from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
-from hypercare.db import named_queries
+from hypercare.db import named_queries, sibling
+from hypercare.findings import AreaResult
 from hypercare.forecast import delete_forecast, forecast_area, write_forecast
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
@@ -81,6 +84,39 @@ def withhold_verdict(
     enqueue_run(conn, as_of, area, ruleset)
 
 
+def write_run(
+    conn: psycopg.Connection,
+    as_of: dt.date,
+    area: str,
+    ruleset: RuleSet,
+    result: AreaResult,
+    forecast: pl.DataFrame,
+    actor: str,
+    run_url: str | None,
+    reader: psycopg.Connection | None,
+) -> str | None:
+    """Write one area's run in the caller's transaction; returns the rule-set version it
+    replaced, when the day had a run under another one (audited as a backfill)."""
+    conn.execute("select hypercare.refresh_store_statistics()")
+    previous = conn.execute(
+        "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
+        (as_of, area),
+    ).fetchone()
+    replaced = previous[0] if previous and previous[0] != ruleset.version else None
+    if replaced:
+        append_audit(
+            conn,
+            actor,
+            "backfill",
+            f"{area}@{as_of}",
+            {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
+        )
+    write_forecast(conn, as_of, area, ruleset, forecast)
+    write_area_result(conn, as_of, area, ruleset, result, run_url, reader)
+    conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
+    return replaced
+
+
 def evaluate_day(
     conn: psycopg.Connection,
     as_of: dt.date,
@@ -110,49 +146,37 @@ def evaluate_day(
         blocked = dict(blocked_areas(conn, as_of))
     order = list(AREAS)
     summaries = []
-    for area in sorted(areas or order, key=order.index):
-        snapshot.store_unavailable = {a: r for a, r in blocked.items() if order.index(a) < order.index(area)}
-        try:
-            result = AREAS[area](snapshot, as_of, ruleset)
-        except InputUnavailable as unavailable:
+    # An autocommit caller (the CLI, the DAG tasks) gets a second connection for reads of
+    # committed rows that overlap this one's writes; inside a caller's transaction the
+    # writes are not yet visible to any other connection, so that one does everything.
+    with sibling(conn) if conn.autocommit else nullcontext() as reader:
+        for area in sorted(areas or order, key=order.index):
+            snapshot.store_unavailable = {a: r for a, r in blocked.items() if order.index(a) < order.index(area)}
+            try:
+                result = AREAS[area](snapshot, as_of, ruleset)
+            except InputUnavailable as unavailable:
+                with conn.transaction():
+                    withhold_verdict(conn, as_of, area, ruleset, unavailable)
+                blocked[area] = str(unavailable)
+                summary = RunSummary(as_of, area, ruleset.version, 0, 0, 0, None, no_verdict=str(unavailable))
+                log.warning(summary.line())
+                summaries.append(summary)
+                continue
+            forecast = forecast_area(conn, snapshot, as_of, area, ruleset, result.findings)
             with conn.transaction():
-                withhold_verdict(conn, as_of, area, ruleset, unavailable)
-            blocked[area] = str(unavailable)
-            summary = RunSummary(as_of, area, ruleset.version, 0, 0, 0, None, no_verdict=str(unavailable))
-            log.warning(summary.line())
+                replaced = write_run(conn, as_of, area, ruleset, result, forecast, actor, run_url, reader)
+            blocked.pop(area, None)
+            summary = RunSummary(
+                as_of=as_of,
+                area=area,
+                rule_version=ruleset.version,
+                findings=result.findings.height,
+                alerts=int(result.findings["alert"].sum()),
+                metrics=result.metrics.height,
+                replaced_version=replaced,
+            )
+            log.info(summary.line())
             summaries.append(summary)
-            continue
-        forecast = forecast_area(conn, snapshot, as_of, area, ruleset, result.findings)
-        with conn.transaction():
-            conn.execute("select hypercare.refresh_store_statistics()")
-            previous = conn.execute(
-                "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
-                (as_of, area),
-            ).fetchone()
-            replaced = previous[0] if previous and previous[0] != ruleset.version else None
-            if replaced:
-                append_audit(
-                    conn,
-                    actor,
-                    "backfill",
-                    f"{area}@{as_of}",
-                    {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
-                )
-            write_forecast(conn, as_of, area, ruleset, forecast)
-            write_area_result(conn, as_of, area, ruleset, result, run_url)
-            conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
-        blocked.pop(area, None)
-        summary = RunSummary(
-            as_of=as_of,
-            area=area,
-            rule_version=ruleset.version,
-            findings=result.findings.height,
-            alerts=int(result.findings["alert"].sum()),
-            metrics=result.metrics.height,
-            replaced_version=replaced,
-        )
-        log.info(summary.line())
-        summaries.append(summary)
     with conn.transaction():
         head = record_checkpoint(conn, f"evaluate {as_of}")
     log.info("%s (after evaluating %s)", head.line(), as_of)

@@ -385,13 +385,20 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
     """The landed good rows of one entity for one date, typed as the contract says, in file order.
 
     COPY with timestamps as epoch microseconds keeps 100k-row reads to a fraction of a second.
+    The rows come back in the partition's own order and are put in file order here: the
+    server's sort of a 2.4M-row day took a third of its COPY, polars' takes a few
+    hundredths of a second (the rows were written in file order, so they mostly are).
     """
     entity = load_contract()[entity_name]
-    query = sql.SQL("copy (select {} from {} where snapshot_date = {} order by _source_row) to stdout (format csv)")
+    query = sql.SQL("copy (select _source_row, {} from {} where snapshot_date = {}) to stdout (format csv)")
     query = query.format(
         sql.SQL(", ").join(_select_expression(c.name, c.type) for c in entity.columns),
         sql.Identifier("hypercare", f"landing_{entity.name}"),
         sql.Literal(snapshot_date.isoformat()),
     )
-    text = copy_out_frame(conn, query, dict.fromkeys(entity.column_names, pl.String))
-    return text.select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns).cast(polars_schema(entity))
+    text = copy_out_frame(conn, query, {"_source_row": pl.Int64} | dict.fromkeys(entity.column_names, pl.String))
+    return (
+        text.sort("_source_row")
+        .select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns)
+        .cast(polars_schema(entity))
+    )

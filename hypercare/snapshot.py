@@ -12,6 +12,7 @@ from collections.abc import Callable
 import polars as pl
 
 from hypercare.contract import load_contract, polars_schema
+from hypercare.db import copy_out_frame
 from hypercare.ruleset import RuleSet
 
 Reader = Callable[[str], pl.DataFrame]
@@ -52,15 +53,22 @@ LOAD_RUN_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-# What the cross-cutting areas read back from the audit store for day D.
+# What the cross-cutting areas read back from the audit store for day %(as_of)s.
 STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
     "findings": (
+        # Each finding of the day with its episode's opening: the latest opening or reopening
+        # up to the day, grouped once by a hash aggregate (one index probe per finding of a
+        # 100k day took 3.3 s).
         """select o.rule_id, o.subject_key, o.onboarding_id, o.opportunity_id, o.account_id, o.segment,
-                  o.strategic, o.high_value, o.severity,
-                  (select max(e.event_on) from hypercare.finding_events e
-                    where e.finding_id = o.finding_id and e.event in ('opened', 'reopened')
-                      and e.event_on <= o.as_of) as episode_opened_on
-           from hypercare.finding_occurrences o where o.as_of = %s""",
+                  o.strategic, o.high_value, o.severity, e.episode_opened_on
+           from hypercare.finding_occurrences o
+           left join (
+               select finding_id, max(event_on) as episode_opened_on
+               from hypercare.finding_events
+               where event in ('opened', 'reopened') and event_on <= %(as_of)s
+               group by finding_id
+           ) e on e.finding_id = o.finding_id
+           where o.as_of = %(as_of)s""",
         {
             "rule_id": pl.String,
             "subject_key": pl.String,
@@ -72,10 +80,16 @@ STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
     ),
     "trace": (
         # An event counts for its onboarding from the day the link was first seen.
-        "select onboarding_id, event_type from hypercare.trace_events where linked_on <= %s",
+        "select onboarding_id, event_type from hypercare.trace_events where linked_on <= %(as_of)s",
         {"onboarding_id": pl.String, "event_type": pl.String},
     ),
 }
+
+
+def read_store_view(conn, view: str, as_of: dt.date) -> pl.DataFrame:
+    """One of STORE_VIEWS as the store holds it now for day `as_of`."""
+    query, schema = STORE_VIEWS[view]
+    return copy_out_frame(conn, f"copy ({query}) to stdout (format csv)", schema, {"as_of": as_of})
 
 
 def blocked_areas(conn, as_of: dt.date) -> list[tuple[str, str]]:
@@ -127,15 +141,11 @@ class Snapshot:
             ).fetchall()
             return pl.DataFrame(rows, schema=LOAD_RUN_SCHEMA, orient="row")
 
-        def store_reader(view: str) -> pl.DataFrame:
-            query, schema = STORE_VIEWS[view]
-            return pl.DataFrame(conn.execute(query, (as_of,)).fetchall(), schema=schema, orient="row")
-
         return cls(
             as_of,
             lambda entity: read_snapshot(conn, entity, as_of),
             load_runs,
-            store_reader,
+            lambda view: read_store_view(conn, view, as_of),
             unavailable=dict(unusable),
         )
 

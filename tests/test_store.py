@@ -21,9 +21,9 @@ RULE = RULES.rule("trigger.unlinked_project")
 D = [dt.date(2026, 11, 2) + dt.timedelta(days=i) for i in range(6)]
 
 
-def result_with(subjects: list[str]) -> AreaResult:
+def result_with(subjects: list[str], created_at: str = "2026-11-02 09:00") -> AreaResult:
     frame = pl.DataFrame(
-        {"project_id": subjects, "created_at": [ts("2026-11-02 09:00")] * len(subjects)},
+        {"project_id": subjects, "created_at": [ts(created_at)] * len(subjects)},
         schema={"project_id": pl.String, "created_at": pl.Datetime("us", "UTC")},
     )
     return AreaResult(
@@ -39,10 +39,10 @@ def result_with(subjects: list[str]) -> AreaResult:
     )
 
 
-def run(conn, day, subjects):
+def run(conn, day, subjects, created_at: str = "2026-11-02 09:00"):
     with conn.transaction():
         register_ruleset(conn, RULES)
-        write_area_result(conn, day, "trigger", RULES, result_with(subjects))
+        write_area_result(conn, day, "trigger", RULES, result_with(subjects, created_at))
 
 
 def state(conn) -> dict[str, tuple]:
@@ -176,8 +176,14 @@ real_writes = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
+# Each run stamps its findings with its own hour (their `since` and evidence), so the
+# state must hold the content of each finding's latest day as that day's last run wrote it.
 runs_in_any_order = st.lists(
-    st.tuples(st.sampled_from(D), st.lists(st.sampled_from("ABCD"), unique=True, max_size=4)),
+    st.tuples(
+        st.sampled_from(D),
+        st.lists(st.sampled_from("ABCD"), unique=True, max_size=4),
+        st.integers(min_value=0, max_value=23).map(lambda hour: f"2026-11-02 {hour:02d}:00"),
+    ),
     min_size=1,
     max_size=12,
 )
@@ -192,13 +198,21 @@ def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(
         "hypercare.occurrence_counts, hypercare.finding_counts"
     )
     conn.commit()
-    final = {}
-    for day, subjects in runs:
-        run(conn, day, subjects)
+    final, stamped = {}, {}
+    for day, subjects, created_at in runs:
+        run(conn, day, subjects, created_at)
         final[day] = subjects
+        stamped[day] = ts(created_at)
     expected_state, expected_events = expected_lifecycle(final)
     assert state(conn) == expected_state
     assert events(conn) == expected_events
+    content = conn.execute(
+        "select subject_key, since, evidence ->> 'project_id' from hypercare.finding_state"
+    ).fetchall()
+    assert {subject: since for subject, since, _ in content} == {
+        subject: stamped[last_seen] for subject, (_, _, last_seen, _, _) in expected_state.items()
+    }
+    assert all(subject == evidence for subject, _, evidence in content)
     assert_page_summaries_match(conn)
 
 
@@ -247,7 +261,7 @@ def test_a_later_link_leaves_a_past_day_as_it_was_evaluated(conn, tmp_path):
     still reads the trace without the link, so its trace gap and its metrics stay."""
     from hypercare.evaluate import evaluate_day
     from hypercare.loader import load_snapshot
-    from hypercare.snapshot import STORE_VIEWS
+    from hypercare.snapshot import read_store_view
 
     day, later = dt.date(2026, 11, 5), dt.date(2026, 11, 6)
     write_day(tmp_path, day, linked=False)
@@ -265,7 +279,7 @@ def test_a_later_link_leaves_a_past_day_as_it_was_evaluated(conn, tmp_path):
                 "where as_of = %s order by 1, 2, 3, 4",
                 (on,),
             ).fetchall(),
-            "trace": sorted(conn.execute(STORE_VIEWS["trace"][0], (on,)).fetchall()),
+            "trace": sorted(read_store_view(conn, "trace", on).rows()),
         }
 
     def gaps(on: dt.date) -> list[tuple]:

@@ -12,7 +12,7 @@ from hypercare.areas import AREAS
 from hypercare.contract import load_contract
 from hypercare.findings import FINDING_SCHEMA, AreaResult
 from hypercare.ruleset import RuleSet, load_ruleset
-from hypercare.snapshot import STORE_VIEWS, Snapshot
+from hypercare.snapshot import Snapshot, read_store_view
 from hypercare.store import register_ruleset, write_area_result
 from hypercare.synth import TRUTH_FILE, generate
 from hypercare.synth.snapshots import ENTITIES
@@ -698,11 +698,11 @@ def monitor_backlog_days(
                     conn, day, area, ruleset, AreaResult(findings=pl.DataFrame(found, schema=FINDING_SCHEMA))
                 )
 
-        def store_view(view: str, day: dt.date = day) -> pl.DataFrame:
-            query, schema = STORE_VIEWS[view]
-            return pl.DataFrame(conn.execute(query, (day,)).fetchall(), schema=schema, orient="row")
-
-        snapshot = Snapshot(day, reader=lambda entity: pl.DataFrame(), store_reader=store_view)
+        snapshot = Snapshot(
+            day,
+            reader=lambda entity: pl.DataFrame(),
+            store_reader=lambda view, day=day: read_store_view(conn, view, day),
+        )
         aged = AREAS["backlog"](snapshot, day, ruleset).findings
         for subject, severity in zip(aged["subject_key"], aged["severity"], strict=True):
             out.setdefault(subject, {})[day] = severity

@@ -31,21 +31,15 @@ _EXCEPTION_SCHEMA = {
     "subject_key": pl.String,
     "onboarding_id": pl.String,
     "opportunity_id": pl.String,
-    "high_value": pl.String,
+    "high_value": pl.Boolean,
     "owner_roles": pl.String,
     "opened_on": pl.Date,
-    "reopened": pl.String,
+    "reopened": pl.Boolean,
 }
 _DEAL_SCHEMA = {"opportunity_id": pl.String, "account_id": pl.String, "arr": pl.Float64}
 _JOURNEY_SCHEMA = {"journey": pl.String, "stage": pl.String}
 # DayExceptions.rows: each exception with its deal's account and ARR and its episode.
-ROW_SCHEMA = {
-    **_EXCEPTION_SCHEMA,
-    "high_value": pl.Boolean,
-    "account_id": pl.String,
-    "arr": pl.Float64,
-    "reopened": pl.Boolean,
-}
+ROW_SCHEMA = {**_EXCEPTION_SCHEMA, "account_id": pl.String, "arr": pl.Float64}
 _FIX = ["rule_id", "reason_code"]
 
 # The areas that own each step of the control loop: a journey is stuck at its step when one
@@ -84,9 +78,7 @@ class DayExceptions:
     @classmethod
     def read(cls, conn: psycopg.Connection, as_of: dt.date) -> DayExceptions:
         """The day's exceptions with their episodes, joined to the deals landed that day."""
-        exceptions = read_frame(conn, "day_exceptions", as_of, _EXCEPTION_SCHEMA).with_columns(
-            high_value=pl.col("high_value") == "t", reopened=pl.col("reopened") == "t"
-        )
+        exceptions = read_frame(conn, "day_exceptions", as_of, _EXCEPTION_SCHEMA)
         rows = exceptions.join(read_frame(conn, "day_deals", as_of, _DEAL_SCHEMA), on="opportunity_id", how="left")
         return cls(as_of, rows)
 
