@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from contextlib import nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import polars as pl
@@ -14,7 +15,7 @@ from hypercare.alerts.outbox import enqueue_run
 from hypercare.areas import AREAS
 from hypercare.db import named_queries, sibling
 from hypercare.findings import AreaResult
-from hypercare.forecast import delete_forecast, forecast_area, write_forecast
+from hypercare.forecast import FORECAST_READS_STORE, delete_forecast, forecast_area, write_forecast
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import InputUnavailable, Snapshot, blocked_areas
 from hypercare.store import (
@@ -93,28 +94,39 @@ def write_run(
     forecast: pl.DataFrame,
     actor: str,
     run_url: str | None,
-    reader: psycopg.Connection | None,
-) -> str | None:
-    """Write one area's run in the caller's transaction; returns the rule-set version it
-    replaced, when the day had a run under another one (audited as a backfill)."""
-    conn.execute("select hypercare.refresh_store_statistics()")
-    previous = conn.execute(
-        "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
-        (as_of, area),
-    ).fetchone()
-    replaced = previous[0] if previous and previous[0] != ruleset.version else None
-    if replaced:
-        append_audit(
-            conn,
-            actor,
-            "backfill",
-            f"{area}@{as_of}",
-            {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
-        )
-    write_forecast(conn, as_of, area, ruleset, forecast)
-    write_area_result(conn, as_of, area, ruleset, result, run_url, reader)
-    conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
-    return replaced
+    trace_reader: psycopg.Connection | None,
+) -> RunSummary:
+    """Write one area's run as one transaction; a day that had a run under another rule
+    set is audited as a backfill."""
+    with conn.transaction():
+        conn.execute("select hypercare.refresh_store_statistics()")
+        previous = conn.execute(
+            "select rule_version from hypercare.evaluation_runs where as_of = %s and area = %s for update",
+            (as_of, area),
+        ).fetchone()
+        replaced = previous[0] if previous and previous[0] != ruleset.version else None
+        if replaced:
+            append_audit(
+                conn,
+                actor,
+                "backfill",
+                f"{area}@{as_of}",
+                {"area": area, "as_of": as_of, "from_version": replaced, "to_version": ruleset.version},
+            )
+        write_forecast(conn, as_of, area, ruleset, forecast)
+        write_area_result(conn, as_of, area, ruleset, result, run_url, trace_reader)
+        conn.execute(named_queries("block_run")["clear_block"], {"as_of": as_of, "area": area})
+    summary = RunSummary(
+        as_of=as_of,
+        area=area,
+        rule_version=ruleset.version,
+        findings=result.findings.height,
+        alerts=int(result.findings["alert"].sum()),
+        metrics=result.metrics.height,
+        replaced_version=replaced,
+    )
+    log.info(summary.line())
+    return summary
 
 
 def evaluate_day(
@@ -138,23 +150,41 @@ def evaluate_day(
     unknown = set(areas or ()) - set(AREAS)
     if unknown:
         raise ValueError(f"unknown area(s) {sorted(unknown)}; known: {sorted(AREAS)}")
-    with conn.transaction():
-        if not snapshot_loaded(conn, as_of):
-            raise LookupError(f"snapshot {as_of} is not loaded; run `hypercare load` for it first")
-        register_ruleset(conn, ruleset, actor)
-        snapshot = Snapshot.from_db(conn, as_of)
-        blocked = dict(blocked_areas(conn, as_of))
-    order = list(AREAS)
-    summaries = []
-    # An autocommit caller (the CLI, the DAG tasks) gets a second connection for reads of
-    # committed rows that overlap this one's writes; inside a caller's transaction the
-    # writes are not yet visible to any other connection, so that one does everything.
-    with sibling(conn) if conn.autocommit else nullcontext() as reader:
+    with ExitStack() as stack:
+        if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # An autocommit caller outside any transaction (the CLI, the DAG tasks): each
+            # area's writes run in a background thread on `conn` while the next area reads
+            # its inputs and computes on a second connection, and a third reads the trace's
+            # known events beside the writes. Inside a caller's transaction (the impact
+            # preview's) its writes are visible to no other connection, so `conn` does
+            # everything in turn.
+            reads = stack.enter_context(sibling(conn))
+            trace_reader = stack.enter_context(sibling(conn))
+            writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="write"))
+        else:
+            reads, trace_reader, writer = conn, None, None
+        pending: list[Future] = []
+
+        def settle() -> None:
+            """Wait for the write in flight; its error, if any, is raised here."""
+            while pending:
+                pending.pop().result()
+
+        with conn.transaction():
+            if not snapshot_loaded(conn, as_of):
+                raise LookupError(f"snapshot {as_of} is not loaded; run `hypercare load` for it first")
+            register_ruleset(conn, ruleset, actor)
+            blocked = dict(blocked_areas(conn, as_of))
+        # The cross-cutting areas read what the earlier areas wrote: their store reads wait.
+        snapshot = Snapshot.from_db(reads, as_of, before_store_read=settle)
+        order = list(AREAS)
+        summaries = []
         for area in sorted(areas or order, key=order.index):
             snapshot.store_unavailable = {a: r for a, r in blocked.items() if order.index(a) < order.index(area)}
             try:
                 result = AREAS[area](snapshot, as_of, ruleset)
             except InputUnavailable as unavailable:
+                settle()
                 with conn.transaction():
                     withhold_verdict(conn, as_of, area, ruleset, unavailable)
                 blocked[area] = str(unavailable)
@@ -162,21 +192,17 @@ def evaluate_day(
                 log.warning(summary.line())
                 summaries.append(summary)
                 continue
-            forecast = forecast_area(conn, snapshot, as_of, area, ruleset, result.findings)
-            with conn.transaction():
-                replaced = write_run(conn, as_of, area, ruleset, result, forecast, actor, run_url, reader)
+            if area in FORECAST_READS_STORE:
+                settle()
+            forecast = forecast_area(reads, snapshot, as_of, area, ruleset, result.findings)
+            settle()
             blocked.pop(area, None)
-            summary = RunSummary(
-                as_of=as_of,
-                area=area,
-                rule_version=ruleset.version,
-                findings=result.findings.height,
-                alerts=int(result.findings["alert"].sum()),
-                metrics=result.metrics.height,
-                replaced_version=replaced,
-            )
-            log.info(summary.line())
-            summaries.append(summary)
+            run = (conn, as_of, area, ruleset, result, forecast, actor, run_url, trace_reader)
+            if writer is None:
+                summaries.append(write_run(*run))
+            else:
+                pending.append(writer.submit(lambda run=run: summaries.append(write_run(*run))))
+        settle()
     with conn.transaction():
         head = record_checkpoint(conn, f"evaluate {as_of}")
     log.info("%s (after evaluating %s)", head.line(), as_of)

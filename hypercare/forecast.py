@@ -31,7 +31,7 @@ from hypercare.snapshot import STORE_VIEWS, Snapshot
 FORECAST_SCHEMA: dict[str, pl.DataType] = {"change": pl.String, **FINDING_SCHEMA}
 _KEYS = ["rule_id", "subject_key"]
 # Areas that read the store's findings of the day (and so the other areas' forecasts).
-_AGES_FINDINGS = {"backlog"}
+FORECAST_READS_STORE = {"backlog"}
 
 
 def horizon(calendar: BusinessCalendar, as_of: dt.date) -> dt.date:
@@ -51,7 +51,7 @@ def forecast_area(
     must be written before the backlog's.
     """
     until = horizon(ruleset.calendar, as_of)
-    if area in _AGES_FINDINGS:
+    if area in FORECAST_READS_STORE:
         snapshot = snapshot.with_store({"findings": _findings_at_horizon(conn, snapshot, as_of, area, until)})
     later = REGISTERED[area].findings_later(snapshot, until, ruleset, today)
     opens = later.join(today.select(_KEYS), on=_KEYS, how="anti").with_columns(pl.lit("opens").alias("change"))

@@ -124,7 +124,9 @@ class Snapshot:
         self._frames: dict[str, pl.DataFrame] = {}
 
     @classmethod
-    def from_db(cls, conn, as_of: dt.date) -> Snapshot:
+    def from_db(cls, conn, as_of: dt.date, before_store_read: Callable[[], None] = lambda: None) -> Snapshot:
+        """The snapshot of `as_of` as `conn` reads it; `before_store_read` runs before each
+        read of a store view (to let writes of the same day's earlier areas land first)."""
         from hypercare.loader import UNUSABLE_STATUSES, read_snapshot
 
         unusable = conn.execute(
@@ -145,7 +147,7 @@ class Snapshot:
             as_of,
             lambda entity: read_snapshot(conn, entity, as_of),
             load_runs,
-            lambda view: read_store_view(conn, view, as_of),
+            lambda view: before_store_read() or read_store_view(conn, view, as_of),
             unavailable=dict(unusable),
         )
 

@@ -145,6 +145,38 @@ def test_preview_matches_a_real_backfill_and_leaves_the_store_byte_identical(db_
     assert report.notifications_queued == queued
 
 
+def test_a_day_evaluated_inside_a_transaction_equals_one_evaluated_with_overlapped_writes(
+    db_url, reference_db_url, month
+):
+    """On an autocommit connection each area's writes overlap the next area's reads on other
+    connections; inside a caller's transaction (the preview's) one connection does it all.
+    Both must leave the same findings, lifecycle, trace, forecasts and metrics."""
+    tables = [
+        "finding_occurrences",
+        "finding_state",
+        "finding_events",
+        "trace_events",
+        "finding_forecasts",
+        "metric_values",
+    ]
+    stores = []
+    for url, in_transaction in ((db_url, False), (reference_db_url, True)):
+        with db.connect(url, autocommit=True) as conn:
+            for offset in range(4):
+                day = START + dt.timedelta(days=offset)
+                load_snapshot(conn, month, day)
+                if in_transaction:
+                    with conn.transaction():
+                        evaluate_day(conn, day, RULES)
+                else:
+                    evaluate_day(conn, day, RULES)
+            stores.append(
+                {t: conn.execute(f"select t::text from hypercare.{t} as t order by 1").fetchall() for t in tables}
+            )
+    assert stores[0]["finding_occurrences"] and stores[0]["trace_events"]
+    assert stores[0] == stores[1]
+
+
 def test_preview_writes_nothing_even_for_a_window_never_evaluated(db_url, month):
     with db.connect(db_url, autocommit=True) as conn:
         for offset in range(2):
