@@ -143,11 +143,15 @@ class Snapshot:
             ).fetchall()
             return pl.DataFrame(rows, schema=LOAD_RUN_SCHEMA, orient="row")
 
+        def store_reader(view: str) -> pl.DataFrame:
+            before_store_read()
+            return read_store_view(conn, view, as_of)
+
         return cls(
             as_of,
             lambda entity: read_snapshot(conn, entity, as_of),
             load_runs,
-            lambda view: before_store_read() or read_store_view(conn, view, as_of),
+            store_reader,
             unavailable=dict(unusable),
         )
 
