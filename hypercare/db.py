@@ -204,11 +204,12 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, 
 
 
 def copy_out_frame(
-    conn: psycopg.Connection, statement: sql.Composable | str, schema: dict, params: dict | None = None
+    conn: psycopg.Connection, query: sql.Composable | str, schema: dict, params: dict | None = None
 ) -> pl.DataFrame:
-    """What `copy (...) to stdout (format csv)` sends, gathered in one buffer and parsed in
-    one call as a frame of `schema` (empty, with those columns, when no row came back).
-    Boolean columns arrive as PostgreSQL writes them, `t` and `f`."""
+    """The rows of `query` (a select), sent by `copy (...) to stdout (format csv)`, gathered
+    in one buffer and parsed in one call as a frame of `schema` (empty, with those columns,
+    when no row came back). Boolean columns arrive as PostgreSQL writes them, `t` and `f`."""
+    statement = sql.SQL("copy ({}) to stdout (format csv)").format(sql.SQL(query) if isinstance(query, str) else query)
     buffer = io.BytesIO()
     with conn.transaction(), conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:

@@ -390,7 +390,7 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
     hundredths of a second (the rows were written in file order, so they mostly are).
     """
     entity = load_contract()[entity_name]
-    query = sql.SQL("copy (select _source_row, {} from {} where snapshot_date = {}) to stdout (format csv)")
+    query = sql.SQL("select _source_row, {} from {} where snapshot_date = {}")
     query = query.format(
         sql.SQL(", ").join(_select_expression(c.name, c.type) for c in entity.columns),
         sql.Identifier("hypercare", f"landing_{entity.name}"),

@@ -89,7 +89,7 @@ STORE_VIEWS: dict[str, tuple[str, dict[str, pl.DataType]]] = {
 def read_store_view(conn, view: str, as_of: dt.date) -> pl.DataFrame:
     """One of STORE_VIEWS as the store holds it now for day `as_of`."""
     query, schema = STORE_VIEWS[view]
-    return copy_out_frame(conn, f"copy ({query}) to stdout (format csv)", schema, {"as_of": as_of})
+    return copy_out_frame(conn, query, schema, {"as_of": as_of})
 
 
 def blocked_areas(conn, as_of: dt.date) -> list[tuple[str, str]]:

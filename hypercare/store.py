@@ -65,13 +65,13 @@ def write_area_result(
     ruleset: RuleSet,
     result: AreaResult,
     run_url: str | None = None,
-    reader: psycopg.Connection | None = None,
+    trace_reader: psycopg.Connection | None = None,
 ) -> None:
     """Replace the (as_of, area) run's outputs and refresh the lifecycle it touches.
 
     The caller owns the transaction: everything of one run commits together or not at all.
     Runs of one area wait for each other (a transaction-scoped lock per area), so two days
-    written at once each compute a finding's history seeing the other's rows. `reader`, a
+    written at once each compute a finding's history seeing the other's rows. `trace_reader`, a
     second connection to the same store, reads the events the trace already holds while
     this one writes the day's occurrences (2-3 s each at 100k customers); it sees what is
     committed, which is all it needs once the area's lock is held.
@@ -80,7 +80,7 @@ def write_area_result(
     params = {"as_of": as_of, "area": area, "rule_version": ruleset.version}
     run_sql = named_queries("write_run")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace") as pool:
-        new_trace = pool.submit(unrecorded_trace, reader, as_of, result.trace) if reader else None
+        new_trace = pool.submit(unrecorded_trace, trace_reader, as_of, result.trace) if trace_reader else None
         collect_lifecycle(conn, params)
         stage_frame(conn, "stage_findings", FINDING_SCHEMA, result.findings)
         stage_frame(conn, "stage_metrics", METRIC_SCHEMA, result.metrics)
@@ -112,14 +112,14 @@ def unrecorded_trace(conn: psycopg.Connection, as_of: dt.date, trace: pl.DataFra
     trace = trace.unique(TRACE_EVENT_KEY, keep="first", maintain_order=True)
     if trace.is_empty():
         return trace
-    statement = sql.SQL(
-        "copy (select event_type, ref_id, (extract(epoch from event_at) * 1000000)::bigint,"
+    query = sql.SQL(
+        "select event_type, ref_id, (extract(epoch from event_at) * 1000000)::bigint,"
         " coalesce(linked_on <= {as_of}, false) from hypercare.trace_events"
-        " where event_type = any({types}) and first_observed_on <= {as_of}) to stdout (format csv)"
+        " where event_type = any({types}) and first_observed_on <= {as_of}"
     ).format(as_of=sql.Literal(as_of), types=sql.Literal(sorted(trace["event_type"].unique().to_list())))
     known = copy_out_frame(
         conn,
-        statement,
+        query,
         {"event_type": pl.String, "ref_id": pl.String, "event_at_us": pl.Int64, "linked": pl.Boolean},
     )
     if known.is_empty():

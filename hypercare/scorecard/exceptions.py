@@ -58,8 +58,7 @@ STEP_AREAS = {
 
 def read_frame(conn: psycopg.Connection, query: str, as_of: dt.date, schema: dict) -> pl.DataFrame:
     """One of the scorecard's named queries for `as_of`, as a frame of `schema`."""
-    statement = f"copy ({named_queries('scorecard')[query].rstrip(';')}) to stdout (format csv)"
-    return copy_out_frame(conn, statement, schema, {"as_of": as_of})
+    return copy_out_frame(conn, named_queries("scorecard")[query].rstrip(";"), schema, {"as_of": as_of})
 
 
 def read_journeys(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
