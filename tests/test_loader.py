@@ -186,6 +186,28 @@ def test_bad_rows_are_quarantined_and_good_rows_of_the_same_file_load(conn, tmp_
     assert runs["provisioning_items"][:5] == ("2026-11-03/provisioning_items.csv", "loaded", 2, 1, 1)
 
 
+@pytest.mark.parametrize("entity_name", ["deals", "system_records"])
+def test_no_copy_of_a_duplicated_key_lands_whether_or_not_the_table_indexes_it(conn, tmp_path, entity_name):
+    """Deals keep a unique index in landing; system records keep their key by the contract
+    check alone (migration 0021). Either way every copy of a duplicate is quarantined."""
+    write_all_entities(tmp_path)
+    entity = CONTRACT[entity_name]
+    rows = [valid_row(entity, "1"), valid_row(entity, "2"), valid_row(entity, "1"), valid_row(entity, "3")]
+    write_csv(snapshot_folder(tmp_path) / f"{entity_name}.csv", rows)
+
+    report = load_snapshot(conn, tmp_path, DAY)
+
+    assert (report[entity_name].rows_loaded, report[entity_name].rows_quarantined) == (2, 2)
+    first_key = entity.key[0]
+    assert read_snapshot(conn, entity_name, DAY)[first_key].to_list() == [f"{first_key}-2", f"{first_key}-3"]
+    duplicates = conn.execute(
+        "select row_number from hypercare.quarantine where entity = %s and reason like 'duplicate key%%' "
+        "order by row_number",
+        (entity_name,),
+    ).fetchall()
+    assert duplicates == [(1,), (3,)]
+
+
 def test_missing_required_column_rejects_that_file_alone(conn, tmp_path):
     write_all_entities(tmp_path)
     tasks = CONTRACT["customer_tasks"]
