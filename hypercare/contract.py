@@ -184,6 +184,8 @@ _PANDERA_NOT_NULL = "not_nullable"
 _PANDERA_UNIQUE = "multiple_fields_uniqueness"
 # The screen's flag column, beside the typed columns of a file (never a contract column).
 _SUSPECT = "__hypercare_suspect__"
+# Prefix of the screen's columns of parsed values (never a contract column).
+_PARSED = "__hypercare_parsed__"
 
 _INT = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -195,6 +197,9 @@ _TS_WITH_OFFSET = _TS_SHAPE + r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
 _TS_NAIVE = _TS_SHAPE + "$"
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
 _TS_FORMATS = (_TS_FORMAT, "%Y-%m-%dT%H:%M")
+# The spelling most exports use, which polars parses on a fast path of its own.
+_TS_COMMON = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+_TS_COMMON_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 TYPE_REASONS = {
     "int": "not a valid int",
@@ -268,7 +273,22 @@ def polars_schema(entity: Entity) -> dict[str, pl.DataType]:
 
 
 def _parse_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
-    """Timestamps with an offset (as UTC), or without one (naive); null otherwise."""
+    """Timestamps with an offset (as UTC), or without one (naive); null otherwise.
+
+    Exports mostly spell a timestamp one way, to the second in UTC (`2026-11-02T09:30:00Z`).
+    polars parses that exact spelling about five times faster than the general formats,
+    so it is read first and the general formats see only the other values: the load's
+    contract check spends most of its time on timestamps (docs/benchmarks.md, tenth round).
+    """
+    if not with_offset:
+        return _parse_any_ts(value, with_offset=False)
+    is_common = value.str.contains(_TS_COMMON)
+    common = value.str.to_datetime(_TS_COMMON_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    return pl.when(is_common).then(common).otherwise(_parse_any_ts(pl.when(~is_common).then(value), with_offset=True))
+
+
+def _parse_any_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
+    """`_parse_ts` by the general formats alone, for every spelling the contract accepts."""
     text = value.str.replace(" ", "T", literal=True)
     zone, time_zone = ("%#z", "UTC") if with_offset else ("", None)
     parsed = pl.coalesce(
@@ -304,23 +324,28 @@ def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
     raise ValueError(f"unknown contract type {type_!r}")
 
 
+# How a check reads a column as its contract type: `parse(type, column)`.
+Parse = Callable[[str, pl.Expr], pl.Expr]
+
+
 @dataclass(frozen=True)
 class RowCheck:
     """One contract rule on one column, as a polars predicate over the row.
 
-    The predicate receives the column and may read other columns of the row; a null
-    result counts as passing, so a rule only judges the rows it applies to. The same
-    predicate feeds the pandera schema and the one-pass screen in `validate`.
+    The predicate receives the column and a `Parse` for typed values (of it or of other
+    columns of the row); a null result counts as passing, so a rule only judges the rows it
+    applies to. The same predicate feeds the pandera schema, which parses as it goes, and
+    the one-pass screen in `validate`, which hands it the values it parsed once.
     """
 
-    predicate: Callable[[pl.Expr], pl.Expr]
+    predicate: Callable[[pl.Expr, Parse], pl.Expr]
     reason: str
 
     def as_pandera(self) -> pa.Check:
         import pandera.polars as pa
 
         predicate = self.predicate
-        return pa.Check(lambda data: data.lazyframe.select(predicate(pl.col(data.key))), error=self.reason)
+        return pa.Check(lambda data: data.lazyframe.select(predicate(pl.col(data.key), parse_value)), error=self.reason)
 
 
 def _type_checks(column: Column) -> list[RowCheck]:
@@ -328,15 +353,15 @@ def _type_checks(column: Column) -> list[RowCheck]:
         return []
     if column.type == "enum":
         allowed = list(column.values)
-        return [RowCheck(lambda v: v.is_in(allowed), f"not one of: {', '.join(column.values)}")]
+        return [RowCheck(lambda v, _parse: v.is_in(allowed), f"not one of: {', '.join(column.values)}")]
     reason = TYPE_REASONS[column.type]
     if column.type == "ts":
         return [
-            RowCheck(lambda v: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
-            RowCheck(lambda v: v.is_null() | parse_value("ts", v).is_not_null() | _is_naive_ts(v), reason),
+            RowCheck(lambda v, _parse: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
+            RowCheck(lambda v, parse: v.is_null() | parse("ts", v).is_not_null() | _is_naive_ts(v), reason),
         ]
     type_ = column.type
-    return [RowCheck(lambda v: v.is_null() | parse_value(type_, v).is_not_null(), reason)]
+    return [RowCheck(lambda v, parse: v.is_null() | parse(type_, v).is_not_null(), reason)]
 
 
 def _number(x: float) -> str:
@@ -346,28 +371,28 @@ def _number(x: float) -> str:
 def _limit_checks(entity: Entity, column: Column) -> list[RowCheck]:
     """Checks for values PostgreSQL or a message reader could not take; see contract.yaml `limits`."""
     limits, type_ = entity.limits, column.type
-    checks = [RowCheck(lambda v: ~v.str.contains("\x00", literal=True), NUL_REASON)]
+    checks = [RowCheck(lambda v, _parse: ~v.str.contains("\x00", literal=True), NUL_REASON)]
     if type_ in ("date", "ts"):
         low, high = limits.earliest, limits.latest + dt.timedelta(days=1)
         if type_ == "ts":
             low, high = (dt.datetime.combine(day, dt.time(), dt.UTC) for day in (low, high))
 
-        def in_range(v: pl.Expr) -> pl.Expr:
-            return (parse_value(type_, v) >= low) & (parse_value(type_, v) < high)
+        def in_range(v: pl.Expr, parse: Parse) -> pl.Expr:
+            return (parse(type_, v) >= low) & (parse(type_, v) < high)
 
         checks.append(RowCheck(in_range, f"outside the supported range {limits.earliest}..{limits.latest}"))
     elif type_ == "decimal":
-        checks.append(RowCheck(lambda v: parse_value(type_, v).is_finite(), NOT_FINITE_REASON))
+        checks.append(RowCheck(lambda v, parse: parse(type_, v).is_finite(), NOT_FINITE_REASON))
         checks.append(
-            RowCheck(lambda v: (parse_value(type_, v) != 0) | ~v.str.contains(_NONZERO_MANTISSA), UNDERFLOW_REASON)
+            RowCheck(lambda v, parse: (parse(type_, v) != 0) | ~v.str.contains(_NONZERO_MANTISSA), UNDERFLOW_REASON)
         )
     elif entity.is_identifier(column):
         longest = limits.identifier_max_length
-        checks.append(RowCheck(lambda v: v.str.len_chars() <= longest, f"identifier longer than {longest}"))
-        checks.append(RowCheck(lambda v: ~v.str.contains(_CONTROL_CHARACTERS), CONTROL_REASON))
+        checks.append(RowCheck(lambda v, _parse: v.str.len_chars() <= longest, f"identifier longer than {longest}"))
+        checks.append(RowCheck(lambda v, _parse: ~v.str.contains(_CONTROL_CHARACTERS), CONTROL_REASON))
     elif type_ in ("str", "list"):
         longest = limits.text_max_length
-        checks.append(RowCheck(lambda v: v.str.len_chars() <= longest, f"text longer than {longest}"))
+        checks.append(RowCheck(lambda v, _parse: v.str.len_chars() <= longest, f"text longer than {longest}"))
     return checks
 
 
@@ -378,19 +403,19 @@ def row_checks(entity: Entity, column: Column) -> tuple[RowCheck, ...]:
     type_ = column.type
     if column.min is not None:
         low = column.min
-        checks.append(RowCheck(lambda v: parse_value(type_, v) >= low, f"less than minimum {_number(low)}"))
+        checks.append(RowCheck(lambda v, parse: parse(type_, v) >= low, f"less than minimum {_number(low)}"))
     if column.max is not None:
         high = column.max
-        checks.append(RowCheck(lambda v: parse_value(type_, v) <= high, f"more than maximum {_number(high)}"))
+        checks.append(RowCheck(lambda v, parse: parse(type_, v) <= high, f"more than maximum {_number(high)}"))
     if column.pattern is not None:
         # As pandera's str_matches: the value must start with a match.
         anchored = column.pattern if column.pattern.startswith("^") else f"^{column.pattern}"
-        checks.append(RowCheck(lambda v: v.str.contains(anchored), f"does not match {column.pattern}"))
+        checks.append(RowCheck(lambda v, _parse: v.str.contains(anchored), f"does not match {column.pattern}"))
     if column.required_when is not None:
         when = column.required_when
         checks.append(
             RowCheck(
-                lambda v: v.is_not_null() | ~pl.col(when.column).is_in(list(when.values)),
+                lambda v, _parse: v.is_not_null() | ~pl.col(when.column).is_in(list(when.values)),
                 f"required when {when.column} in ({', '.join(when.values)})",
             )
         )
@@ -400,7 +425,7 @@ def row_checks(entity: Entity, column: Column) -> tuple[RowCheck, ...]:
         earlier = entity.column(order.not_before)
         checks.append(
             RowCheck(
-                lambda v, earlier=earlier: parse_value(type_, v) >= parse_value(earlier.type, pl.col(earlier.name)),
+                lambda v, parse, earlier=earlier: parse(type_, v) >= parse(earlier.type, pl.col(earlier.name)),
                 f"{order.column} before {order.not_before}",
             )
         )
@@ -497,7 +522,7 @@ def _failure_rows(entity: Entity, frame: pl.DataFrame, failures: pl.DataFrame, s
     )
 
 
-def _suspect_rows(entity: Entity, frame: pl.DataFrame) -> pl.Expr:
+def _suspect_rows(entity: Entity, frame: pl.DataFrame, parse: Parse) -> pl.Expr:
     """Rows that may fail the pandera schema, computed in one pass over the frame.
 
     A row is suspect when any check's predicate is false, a required value is null, or
@@ -505,7 +530,9 @@ def _suspect_rows(entity: Entity, frame: pl.DataFrame) -> pl.Expr:
     schema judges the suspects alone exactly as it would judge the whole frame.
     """
     failing = [
-        ~check.predicate(pl.col(c.name)).fill_null(True) for c in entity.columns for check in row_checks(entity, c)
+        ~check.predicate(pl.col(c.name), parse).fill_null(True)
+        for c in entity.columns
+        for check in row_checks(entity, c)
     ]
     missing = [pl.col(c.name).is_null() for c in entity.columns if c.required]
     return pl.any_horizontal(*failing, *missing, pl.lit(False)) | pl.Series(frame.select(entity.key).is_duplicated())
@@ -517,22 +544,44 @@ def _screened(
     """Every row typed as the contract says, and the rows pandera must judge.
 
     Checking a clean file with pandera costs one collect per check; the screen finds the
-    rows that can fail, and pandera then reports on those rows only. Screen and typing
-    are one polars pass, so a value is parsed once for every check that reads it and for
-    its typed column (common subexpressions): half the time of two passes.
+    rows that can fail, and pandera then reports on those rows only. Each value is parsed
+    once, into a column of its own, and every check that reads it as its type and the
+    typed column share that parse: a timestamp read by four checks was parsed three or
+    four times, since polars does not share work inside conditional expressions
+    (docs/benchmarks.md, tenth round).
     """
     extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
-    typed = [
-        *(parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name) for c in entity.columns),
-        "_source_row",
-        extra_json.alias("_extra"),
-    ]
-    if screen:
-        # When a predicate cannot run, pandera over every row says which one.
-        with contextlib.suppress(pl.exceptions.PolarsError):
-            both = source.lazy().select(*typed, _suspect_rows(entity, frame).alias(_SUSPECT)).collect()
-            return both.drop(_SUSPECT), frame.filter(both[_SUSPECT])
-    return source.select(typed), frame
+    if not screen:
+        typed = (parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name) for c in entity.columns)
+        return source.select(*typed, "_source_row", extra_json.alias("_extra")), frame
+    parsed_as = {c.name: f"{_PARSED}{c.name}" for c in entity.columns if c.type not in ("str", "enum")}
+
+    def parsed(type_: str, value: pl.Expr) -> pl.Expr:
+        name = value.meta.output_name() if value.meta.is_column() else None
+        if name in parsed_as and entity.column(name).type == type_:
+            return pl.col(parsed_as[name])
+        return parse_value(type_, value)
+
+    # When a predicate cannot run, pandera over every row says which one.
+    with contextlib.suppress(pl.exceptions.PolarsError):
+        values = source.with_columns(
+            parse_value(entity.column(n).type, pl.col(n)).alias(p) for n, p in parsed_as.items()
+        )
+        both = (
+            values.lazy()
+            .select(
+                *(
+                    pl.col(parsed_as.get(c.name, c.name)).cast(POLARS_TYPES[c.type]).alias(c.name)
+                    for c in entity.columns
+                ),
+                "_source_row",
+                extra_json.alias("_extra"),
+                _suspect_rows(entity, frame, parsed).alias(_SUSPECT),
+            )
+            .collect()
+        )
+        return both.drop(_SUSPECT), frame.filter(both[_SUSPECT])
+    return _screened(entity, source, frame, extra, screen=False)
 
 
 def _schema_failures(entity: Entity, frame: pl.DataFrame, source_file: str) -> pl.DataFrame:

@@ -10,12 +10,16 @@ from pathlib import Path
 import pandera.polars as pa
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hypercare.contract import (
     POLARS_TYPES,
     Column,
     ContractError,
     Entity,
+    _parse_any_ts,
+    _parse_ts,
     load_contract,
     pandera_schema,
     polars_schema,
@@ -233,6 +237,44 @@ def test_timestamps_need_an_offset_and_are_stored_as_utc():
     assert violations(result) == [
         (len(spellings) + i + 1, "observed_at", text, reason) for i, (text, reason) in enumerate(bad)
     ]
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    """`n` digits, or now and then one more or fewer."""
+    exact = st.text("0123456789", min_size=n, max_size=n)
+    return st.one_of(exact, exact, st.text("0123456789", min_size=n - 1, max_size=n + 1))
+
+
+SUFFIXES = st.sampled_from(["Z", "Z", "z", "", "+00:00", ".5Z", "Z ", "-0130"])
+# The fast path's spelling of real instants, and of any digits in its fields (31 February,
+# hour 24, second 60, a digit more or fewer ...), with its near misses: other offsets,
+# fractions, trailing text, which the general formats read or reject.
+COMMON_SHAPED = st.one_of(
+    st.builds(
+        lambda moment, suffix: moment.strftime("%Y-%m-%dT%H:%M:%S") + suffix,
+        st.datetimes(dt.datetime(1000, 1, 1), dt.datetime(9999, 12, 31)),
+        SUFFIXES,
+    ),
+    st.builds(
+        "{}-{}-{}T{}:{}:{}{}".format,
+        _digits(4),
+        _digits(2),
+        _digits(2),
+        _digits(2),
+        _digits(2),
+        _digits(2),
+        SUFFIXES,
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(COMMON_SHAPED, st.text(max_size=25), st.none()), min_size=1, max_size=40))
+def test_the_common_timestamp_spelling_parses_as_the_general_formats_read_it(values):
+    frame = pl.DataFrame({"value": values}, schema={"value": pl.String})
+    fast = frame.select(_parse_ts(pl.col("value"), with_offset=True))["value"]
+    general = frame.select(_parse_any_ts(pl.col("value"), with_offset=True))["value"]
+    assert fast.to_list() == general.to_list()
 
 
 def test_values_must_parse_exactly_as_their_type():
