@@ -545,10 +545,9 @@ def _screened(
 
     Checking a clean file with pandera costs one collect per check; the screen finds the
     rows that can fail, and pandera then reports on those rows only. Each value is parsed
-    once, into a column of its own, and every check that reads it as its type and the
-    typed column share that parse: a timestamp read by four checks was parsed three or
-    four times, since polars does not share work inside conditional expressions
-    (docs/benchmarks.md, tenth round).
+    once, into a column of its own, which every check that reads it as its type and the
+    typed column share: left to polars, a timestamp read by several checks was parsed
+    more than once (docs/benchmarks.md, tenth round).
     """
     extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
     if not screen:
