@@ -276,7 +276,7 @@ def _parse_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
     """Timestamps with an offset (as UTC), or without one (naive); null otherwise.
 
     Exports mostly spell a timestamp one way, to the second in UTC (`2026-11-02T09:30:00Z`).
-    polars parses that exact spelling about five times faster than the general formats,
+    polars parses that exact spelling several times faster than the general formats,
     so it is read first and the general formats see only the other values: the load's
     contract check spends most of its time on timestamps (docs/benchmarks.md, tenth round).
     """

@@ -25,7 +25,7 @@ DEALS = {f"OPP-{name}": (f"ACC-{i % 3}", float(i % 4) * 12_500.5) for i, name in
 def exception_days(draw):
     rules = draw(st.lists(st.sampled_from(["trigger.missed", "handoff.incomplete", "customer.stalled"]), min_size=1))
     rows, seen = [], set()
-    for number in range(draw(st.integers(0, 30))):
+    for _ in range(draw(st.integers(0, 30))):
         rule = draw(st.sampled_from(rules))
         subject = draw(st.sampled_from(NAMES))
         if (rule, subject) in seen:
@@ -35,7 +35,6 @@ def exception_days(draw):
         account, arr = DEALS.get(opportunity, (None, None))
         rows.append(
             {
-                "finding_id": f"F{number}",
                 "area": rule.split(".")[0],
                 "rule_id": rule,
                 "reason_code": draw(st.sampled_from(["late", "missing"])),

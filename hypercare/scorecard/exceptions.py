@@ -23,7 +23,6 @@ from hypercare.db import copy_out_frame, named_queries
 from hypercare.scorecard.config import SEVERITY_RANK
 
 _EXCEPTION_SCHEMA = {
-    "finding_id": pl.String,
     "area": pl.String,
     "rule_id": pl.String,
     "reason_code": pl.String,

@@ -49,7 +49,7 @@ order by as_of, metric;
 -- had been reopened by then. The fixes, the accounts behind them, the reopened count and
 -- the journeys stuck in the control loop are all answered from it
 -- (hypercare/scorecard/exceptions.py).
-select o.finding_id, o.area, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
+select o.area, o.rule_id, o.reason_code, o.severity, o.subject_key, o.onboarding_id,
        o.opportunity_id, o.high_value, array_to_string(o.owner_roles, ',') as owner_roles,
        e.opened_on, coalesce(e.reopened, false) as reopened
 from hypercare.finding_occurrences o
