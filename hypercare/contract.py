@@ -550,9 +550,13 @@ def _screened(
     more than once (docs/benchmarks.md, tenth round).
     """
     extra_json = pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)
+
+    def typed(parse: Parse) -> list[pl.Expr | str]:
+        columns = (parse(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name) for c in entity.columns)
+        return [*columns, "_source_row", extra_json.alias("_extra")]
+
     if not screen:
-        typed = (parse_value(c.type, pl.col(c.name)).cast(POLARS_TYPES[c.type]).alias(c.name) for c in entity.columns)
-        return source.select(*typed, "_source_row", extra_json.alias("_extra")), frame
+        return source.select(typed(parse_value)), frame
     parsed_as = {c.name: f"{_PARSED}{c.name}" for c in entity.columns if c.type not in ("str", "enum")}
 
     def parsed(type_: str, value: pl.Expr) -> pl.Expr:
@@ -566,21 +570,9 @@ def _screened(
         values = source.with_columns(
             parse_value(entity.column(n).type, pl.col(n)).alias(p) for n, p in parsed_as.items()
         )
-        both = (
-            values.lazy()
-            .select(
-                *(
-                    pl.col(parsed_as.get(c.name, c.name)).cast(POLARS_TYPES[c.type]).alias(c.name)
-                    for c in entity.columns
-                ),
-                "_source_row",
-                extra_json.alias("_extra"),
-                _suspect_rows(entity, frame, parsed).alias(_SUSPECT),
-            )
-            .collect()
-        )
+        both = values.lazy().select(*typed(parsed), _suspect_rows(entity, frame, parsed).alias(_SUSPECT)).collect()
         return both.drop(_SUSPECT), frame.filter(both[_SUSPECT])
-    return _screened(entity, source, frame, extra, screen=False)
+    return source.select(typed(parse_value)), frame
 
 
 def _schema_failures(entity: Entity, frame: pl.DataFrame, source_file: str) -> pl.DataFrame:
