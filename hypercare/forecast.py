@@ -15,15 +15,13 @@ plus those they open, whose episode opens that day).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import polars as pl
 import psycopg
 
 from hypercare.areas import REGISTERED
 from hypercare.calendar import BusinessCalendar
-from hypercare.db import named_queries, stage_frame
+from hypercare.db import copy_out_frame, named_queries, stage_frame
 from hypercare.findings import FINDING_SCHEMA
 from hypercare.ruleset import RuleSet
 from hypercare.snapshot import STORE_VIEWS, Snapshot
@@ -108,34 +106,53 @@ def delete_forecast(conn: psycopg.Connection, as_of: dt.date, area: str) -> None
     conn.execute(named_queries("forecast")["delete_area"], {"as_of": as_of, "area": area})
 
 
-@dataclass
-class DueGroup:
-    """What falls due for one owner role (or one role's recipient): the findings, how many
-    would page, the customers and the ARR behind them (each deal once), and the rows in the
-    due-soon query's order (largest ARR first)."""
-
-    findings: int = 0
-    alerts: int = 0
-    customers: set[str] = field(default_factory=set)
-    deals: dict[str, float] = field(default_factory=dict)
-    rows: list[dict] = field(default_factory=list)
-
-    def add(self, row: dict) -> None:
-        self.findings += 1
-        self.alerts += int(row["alert"])
-        self.customers.add(row["onboarding_id"] or row["opportunity_id"] or row["subject_key"])
-        if row["opportunity_id"] and row["arr"] is not None:
-            self.deals[row["opportunity_id"]] = float(row["arr"])
-        self.rows.append(row)
-
-    @property
-    def arr(self) -> float:
-        return float(sum(self.deals.values()))
+DUE_SCHEMA: dict[str, pl.DataType] = {
+    "owner_role": pl.String,
+    "finding_id": pl.String,
+    "rule_id": pl.String,
+    "subject_key": pl.String,
+    "severity": pl.String,
+    "alert": pl.Boolean,
+    "horizon": pl.Date,
+    "onboarding_id": pl.String,
+    "opportunity_id": pl.String,
+    "segment": pl.String,
+    "high_value": pl.Boolean,
+    "account_id": pl.String,
+    "account_name": pl.String,
+    "arr": pl.Float64,
+    "sales_owner": pl.String,
+}
 
 
-def due_rows(conn: psycopg.Connection, as_of: dt.date) -> Iterator[dict]:
+def due_frame(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
     """The findings that open by the horizon, one row per finding and owner role, with the
-    customer facts the scorecard and the daily digest show (include/sql/queries/forecast.sql)."""
-    cursor = conn.execute(named_queries("forecast")["due_soon"], {"as_of": as_of})
-    columns = [c.name for c in cursor.description]
-    return (dict(zip(columns, values, strict=True)) for values in cursor)
+    customer facts the scorecard and the daily digest show (include/sql/queries/forecast.sql),
+    ordered by role, then largest ARR first (text in code point order)."""
+    query = named_queries("forecast")["due_soon"].rstrip().rstrip(";")
+    return copy_out_frame(conn, query, DUE_SCHEMA, {"as_of": as_of}).sort(
+        "owner_role", "arr", "rule_id", "subject_key", descending=[False, True, False, False], nulls_last=True
+    )
+
+
+def due_groups(due: pl.DataFrame, by: list[str], items: int) -> list[dict]:
+    """What falls due per group of `by` (an owner role, or a role's recipient), groups in
+    order of their first row in `due`: the findings, how many would page, the customers and
+    the ARR behind them (each deal once), and the group's first `items` rows as dicts."""
+    customer = pl.coalesce("onboarding_id", "opportunity_id", "subject_key")
+    arr = (
+        due.filter(pl.col("opportunity_id").is_not_null() & pl.col("arr").is_not_null())
+        .unique([*by, "opportunity_id"], keep="last")
+        .group_by(by)
+        .agg(arr=pl.col("arr").sort_by("opportunity_id").sum())
+    )
+    groups = (
+        due.group_by(by, maintain_order=True)
+        .agg(findings=pl.len(), alerts=pl.col("alert").sum(), customers=customer.n_unique())
+        .join(arr, on=by, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(pl.col("arr").fill_null(0.0))
+    )
+    first_rows: dict[tuple, list[dict]] = {}
+    for row in due.group_by(by, maintain_order=True).head(items).iter_rows(named=True):
+        first_rows.setdefault(tuple(row[name] for name in by), []).append(row)
+    return [group | {"rows": first_rows[tuple(group[name] for name in by)]} for group in groups.iter_rows(named=True)]

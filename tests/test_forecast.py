@@ -9,6 +9,8 @@ import shutil
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from slack_sdk.webhook import WebhookClient
 
 from hypercare.alerts.dispatch import dispatch
@@ -16,7 +18,7 @@ from hypercare.alerts.messages import Notice, render_messages
 from hypercare.alerts.senders import SlackWebhookSender, SmtpSender
 from hypercare.areas import REGISTERED
 from hypercare.evaluate import evaluate_day
-from hypercare.forecast import horizon
+from hypercare.forecast import DUE_SCHEMA, due_groups, horizon
 from hypercare.loader import load_snapshot
 from hypercare.ruleset import load_ruleset
 from hypercare.snapshot import Snapshot
@@ -210,3 +212,58 @@ def test_digest_escapes_source_values_and_fits_one_message():
     )
     assert "<!channel>" not in email_messages[0].html and "&lt;!channel&gt;" in email_messages[0].html
     assert "and 25 more" in email_messages[0].text
+
+
+_DUE_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["finance", "onboarding"]),
+        st.sampled_from(["r1", "r2"]),
+        st.integers(0, 6),
+        st.booleans(),
+        st.sampled_from([None, "o1", "o2"]),
+        st.sampled_from([None, "d1", "d2", "d3"]),
+    ),
+    max_size=25,
+    unique_by=lambda row: (row[0], row[1], row[2]),
+)
+_DEAL_ARR = {"d1": 1250.5, "d2": None, "d3": 80_000.0}
+
+
+@given(_DUE_ROWS)
+def test_due_groups_count_each_finding_customer_and_deal_as_the_definition_says(rows):
+    """Per role: one finding per row, a customer per onboarding (else deal, else subject),
+    each deal's ARR once, and the role's first rows in the due order."""
+    due = pl.DataFrame(
+        [
+            {
+                "owner_role": role,
+                "rule_id": rule,
+                "subject_key": f"s{subject}",
+                "alert": alert,
+                "onboarding_id": onboarding,
+                "opportunity_id": deal,
+                "arr": _DEAL_ARR.get(deal),
+            }
+            for role, rule, subject, alert, onboarding, deal in rows
+        ],
+        schema={
+            name: DUE_SCHEMA[name]
+            for name in ["owner_role", "rule_id", "subject_key", "alert", "onboarding_id", "opportunity_id", "arr"]
+        },
+        orient="row",
+    ).sort("owner_role", "arr", "rule_id", "subject_key", descending=[False, True, False, False], nulls_last=True)
+    groups = due_groups(due, ["owner_role"], items=2)
+
+    ordered = due.rows(named=True)
+    roles = list(dict.fromkeys(row["owner_role"] for row in ordered))
+    assert [g["owner_role"] for g in groups] == roles
+    for group in groups:
+        mine = [row for row in ordered if row["owner_role"] == group["owner_role"]]
+        deals = {row["opportunity_id"]: row["arr"] for row in mine if row["opportunity_id"] and row["arr"] is not None}
+        assert group["findings"] == len(mine)
+        assert group["alerts"] == sum(row["alert"] for row in mine)
+        assert group["customers"] == len(
+            {row["onboarding_id"] or row["opportunity_id"] or row["subject_key"] for row in mine}
+        )
+        assert group["arr"] == sum(deals.values())
+        assert group["rows"] == mine[:2]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,7 @@ import psycopg
 from hypercare.alerts.redaction import allowed_evidence
 from hypercare.alerts.routing import arr_band, recipients
 from hypercare.db import named_queries, stage_frame
-from hypercare.forecast import DueGroup, due_rows
+from hypercare.forecast import due_frame, due_groups
 from hypercare.ruleset import RuleSet
 
 OUTBOX_STAGE: dict[str, pl.DataType] = {
@@ -155,22 +154,29 @@ def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
     """
     alerting = ruleset.content["alerting"]
     currency = (ruleset.content.get("scorecard") or {}).get("currency", "USD")
-    digests: defaultdict[tuple[str, str], DueGroup] = defaultdict(DueGroup)
-    for record in due_rows(conn, as_of):
-        role = record["owner_role"]
-        for recipient in recipients(alerting, [role], record["segment"], record["sales_owner"]):
-            digests[role, recipient.address].add(record)
+    due = due_frame(conn, as_of)
+    routes = pl.DataFrame(
+        [
+            (role, segment, sales_owner, recipient.address)
+            for role, segment, sales_owner in due.select("owner_role", "segment", "sales_owner").unique().rows()
+            for recipient in recipients(alerting, [role], segment, sales_owner)
+        ],
+        schema={"owner_role": pl.String, "segment": pl.String, "sales_owner": pl.String, "recipient": pl.String},
+        orient="row",
+    )
+    routed = due.join(routes, on=["owner_role", "segment", "sales_owner"], nulls_equal=True, maintain_order="left")
     rows = []
-    for (role, address), digest in digests.items():
+    for digest in due_groups(routed, ["owner_role", "recipient"], DIGEST_ITEMS):
+        role, address = digest["owner_role"], digest["recipient"]
         payload = {
             "rule_id": DIGEST_RULE,
             "owner_role": role,
             "as_of": as_of.isoformat(),
-            "horizon": digest.rows[0]["horizon"].isoformat(),
-            "findings": digest.findings,
-            "alerts": digest.alerts,
-            "customers": len(digest.customers),
-            "arr": digest.arr,
+            "horizon": digest["rows"][0]["horizon"].isoformat(),
+            "findings": digest["findings"],
+            "alerts": digest["alerts"],
+            "customers": digest["customers"],
+            "arr": digest["arr"],
             "currency": currency,
             "items": [
                 {
@@ -180,10 +186,10 @@ def queue_digests(conn: psycopg.Connection, as_of: dt.date, ruleset: RuleSet) ->
                     "subject_key": record["subject_key"],
                     "account_name": record["account_name"],
                     "segment": record["segment"],
-                    "arr_band": arr_band(alerting, None if record["arr"] is None else float(record["arr"])),
+                    "arr_band": arr_band(alerting, record["arr"]),
                     "journey_link": journey_link(alerting.get("airflow_base_url"), record["onboarding_id"]),
                 }
-                for record in digest.rows[:DIGEST_ITEMS]
+                for record in digest["rows"]
             ],
         }
         rows.append(

@@ -11,7 +11,6 @@ none is configured) to the as-of day; nothing before go-live is drawn.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from hypercare.alerts.outbox import journey_link
 from hypercare.areas import AREAS
 from hypercare.calendar import BusinessCalendar
 from hypercare.db import named_queries, sibling
-from hypercare.forecast import DueGroup, due_rows, horizon
+from hypercare.forecast import due_frame, due_groups, horizon
 from hypercare.ruleset import RuleSet
 from hypercare.scorecard.cadence import cadence_day, next_review_day, previous_send_day
 from hypercare.scorecard.config import SEVERITY_RANK, ScorecardConfig, capitalized, plain
@@ -460,19 +459,15 @@ def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, 
     """The breach forecast per owner role: what opens by the end of the next business day if
     nothing changes, with the customers and ARR behind it (each deal once per role) and the
     largest items by ARR."""
-    roles: defaultdict[str, DueGroup] = defaultdict(DueGroup)
-    findings = set()
-    for row in due_rows(conn, as_of):
-        findings.add(row["finding_id"])
-        roles[row["owner_role"]].add(row)
+    due = due_frame(conn, as_of)
     out = [
         {
-            "owner_role": role,
-            "owner": capitalized(plain(role)),
-            "findings": group.findings,
-            "alerts": group.alerts,
-            "customers": len(group.customers),
-            "arr": group.arr,
+            "owner_role": group["owner_role"],
+            "owner": capitalized(plain(group["owner_role"])),
+            "findings": group["findings"],
+            "alerts": group["alerts"],
+            "customers": group["customers"],
+            "arr": group["arr"],
             "items": [
                 {
                     "rule_name": config.rule_name(row["rule_id"]),
@@ -481,10 +476,10 @@ def due_soon(conn: psycopg.Connection, as_of: dt.date, config: ScorecardConfig, 
                     "arr": row["arr"],
                     "journey_link": journey_link(config.journey_base_url, row["onboarding_id"]),
                 }
-                for row in group.rows[:DUE_SOON_ITEMS]
+                for row in group["rows"]
             ],
         }
-        for role, group in roles.items()
+        for group in due_groups(due, ["owner_role"], DUE_SOON_ITEMS)
     ]
     out.sort(key=lambda e: (-e["arr"], -e["findings"], e["owner_role"]))
-    return {"horizon": horizon(calendar, as_of).isoformat(), "findings": len(findings), "roles": out}
+    return {"horizon": horizon(calendar, as_of).isoformat(), "findings": due["finding_id"].n_unique(), "roles": out}

@@ -24,7 +24,8 @@ where as_of = %(as_of)s and area <> %(area)s;
 
 -- name: due_soon
 -- Findings that would open by the horizon, one row per finding and owner role, with the
--- customer facts (from the same snapshot) that the scorecard and the digest show.
+-- customer facts (from the same snapshot) that the scorecard and the digest show; put in
+-- order by hypercare.forecast.due_frame.
 select role.owner_role, f.finding_id, f.rule_id, f.subject_key, f.severity, f.alert, f.horizon, f.onboarding_id,
        coalesce(f.opportunity_id, p.opportunity_id) as opportunity_id, f.segment, f.high_value,
        d.account_id, d.account_name, d.arr::double precision as arr, d.sales_owner
@@ -44,5 +45,4 @@ left join lateral (
 -- partitions only, never one a load of another day is writing.
 left join hypercare.landing_deals d
   on d.snapshot_date = %(as_of)s and d.opportunity_id = coalesce(f.opportunity_id, p.opportunity_id)
-where f.as_of = %(as_of)s and f.change = 'opens'
-order by role.owner_role, d.arr desc nulls last, f.rule_id, f.subject_key;
+where f.as_of = %(as_of)s and f.change = 'opens';
