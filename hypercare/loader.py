@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from hypercare.contract import (
 from hypercare.db import copy_frame, copy_out_frame
 from hypercare.exports import MANIFEST_NAME
 from hypercare.ruleset import RuleSet, load_ruleset
+from hypercare.snapshot_cache import SnapshotCache
 from hypercare.sources import SOURCE_FORMATS, SourceFile, read_source_file, scan_folder
 from hypercare.store import append_audit
 
@@ -219,6 +221,7 @@ def load_snapshot(
     ruleset: RuleSet | None = None,
     accept_drops: Collection[str] = (),
     actor: str = "hypercare",
+    cache: SnapshotCache | None = None,
 ) -> LoadReport:
     """Check and land every entity file of one snapshot, replacing what that date held.
 
@@ -227,6 +230,8 @@ def load_snapshot(
     a transaction the caller already holds, it is a savepoint the caller commits.)
     Rejected files and held volume drops are recorded, never raised: the caller decides
     (`LoadReport.raise_if_incomplete`), and evaluation gives no verdict on them.
+    Each landed entity is also copied to `cache` (default: from the environment) for the
+    day's readers, under this load's identifier.
     """
     folder = Path(source_dir) / snapshot_date.isoformat()
     contract = load_contract()
@@ -242,12 +247,17 @@ def load_snapshot(
     ruleset = ruleset or load_ruleset()
     max_drop_share = float(ruleset.rule("contract.volume_drop").param("max_drop_share"))
 
+    cache = cache or SnapshotCache.from_env()
+    load_id = str(uuid.uuid4())
     entities = list(contract)
     _create_partitions(conn, entities, snapshot_date)
     # The next file is checked in a worker thread while this thread copies the current
     # one: polars and the server's COPY keep both cores busy, and at most two files'
-    # rows are held in memory at once.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract-check") as checker:
+    # rows are held in memory at once. A third thread writes the local copies.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract-check") as checker,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-copy") as copier,
+    ):
         loads, quarantine = [], []
         upcoming = checker.submit(_check_entity, entities[0], scan.files[entities[0].name])
         with conn.transaction(), conn.cursor() as cur:
@@ -260,6 +270,7 @@ def load_snapshot(
                 loads.append(load)
                 _land(cur, entity, snapshot_date, result)
                 if result is not None:
+                    copier.submit(cache.write, load_id, entity.name, _as_read(entity, result.good))
                     quarantine.append(
                         result.quarantine.with_columns(
                             snapshot_date=pl.lit(snapshot_date),
@@ -268,7 +279,8 @@ def load_snapshot(
                         )
                     )
             loads = _hold_drops(loads, _baselines(conn, snapshot_date), max_drop_share, accept_drops)
-            _record_load(conn, cur, snapshot_date, loads, quarantine, accept_drops, actor)
+            _record_load(conn, cur, snapshot_date, load_id, loads, quarantine, accept_drops, actor)
+    cache.prune()
     return LoadReport(snapshot_date, tuple(loads), scan.warnings)
 
 
@@ -323,6 +335,7 @@ def _record_load(
     conn: psycopg.Connection,
     cur: psycopg.Cursor,
     snapshot_date: dt.date,
+    load_id: str,
     loads: list[EntityLoad],
     quarantine: list[pl.DataFrame],
     accept_drops: Collection[str],
@@ -336,7 +349,7 @@ def _record_load(
     cur.execute("delete from hypercare.load_runs where snapshot_date = %s", (snapshot_date,))
     cur.executemany(
         "insert into hypercare.load_runs (snapshot_date, entity, source_file, status, rows_read,"
-        " rows_loaded, rows_quarantined, message) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " rows_loaded, rows_quarantined, message, load_id) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             (
                 snapshot_date,
@@ -347,6 +360,7 @@ def _record_load(
                 load.rows_loaded,
                 load.rows_quarantined,
                 load.message,
+                load_id,
             )
             for load in loads
         ],
@@ -397,8 +411,12 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
         sql.Literal(snapshot_date.isoformat()),
     )
     text = copy_out_frame(conn, query, {"_source_row": pl.Int64} | dict.fromkeys(entity.column_names, pl.String))
-    return (
-        text.sort("_source_row")
-        .select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns)
-        .cast(polars_schema(entity))
+    return _as_read(
+        entity, text.sort("_source_row").select(_from_text(c.name, c.type).alias(c.name) for c in entity.columns)
     )
+
+
+def _as_read(entity: Entity, rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` (in file order) as every reader of the entity gets them: the contract's
+    columns and types."""
+    return rows.select(entity.column_names).cast(polars_schema(entity))

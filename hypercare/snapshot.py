@@ -14,6 +14,7 @@ import polars as pl
 from hypercare.contract import load_contract, polars_schema
 from hypercare.db import copy_out_frame
 from hypercare.ruleset import RuleSet
+from hypercare.snapshot_cache import SnapshotCache
 
 Reader = Callable[[str], pl.DataFrame]
 
@@ -124,16 +125,34 @@ class Snapshot:
         self._frames: dict[str, pl.DataFrame] = {}
 
     @classmethod
-    def from_db(cls, conn, as_of: dt.date, before_store_read: Callable[[], None] = lambda: None) -> Snapshot:
+    def from_db(
+        cls,
+        conn,
+        as_of: dt.date,
+        before_store_read: Callable[[], None] = lambda: None,
+        cache: SnapshotCache | None = None,
+    ) -> Snapshot:
         """The snapshot of `as_of` as `conn` reads it; `before_store_read` runs before each
-        read of a store view (to let writes of the same day's earlier areas land first)."""
+        read of a store view (to let writes of the same day's earlier areas land first).
+        Landed entities come from the load's local copy in `cache` (default: from the
+        environment) when it has one that matches the store, else from landing."""
         from hypercare.loader import UNUSABLE_STATUSES, read_snapshot
 
-        unusable = conn.execute(
-            "select entity, status from hypercare.load_runs "
-            "where snapshot_date = %s and status = any(%s) order by entity",
-            (as_of, list(UNUSABLE_STATUSES)),
+        cache = cache or SnapshotCache.from_env()
+        runs = conn.execute(
+            "select entity, status, load_id::text, rows_loaded from hypercare.load_runs where snapshot_date = %s",
+            (as_of,),
         ).fetchall()
+        unusable = {entity: status for entity, status, _, _ in runs if status in UNUSABLE_STATUSES}
+        landed = {entity: (load_id, rows) for entity, status, load_id, rows in runs if status == "loaded"}
+
+        def read(entity: str) -> pl.DataFrame:
+            if entity in landed:
+                load_id, rows = landed[entity]
+                copy = cache.read(load_id, entity, entity_schema(entity), rows)
+                if copy is not None:
+                    return copy
+            return read_snapshot(conn, entity, as_of)
 
         def load_runs() -> pl.DataFrame:
             rows = conn.execute(
@@ -147,13 +166,7 @@ class Snapshot:
             before_store_read()
             return read_store_view(conn, view, as_of)
 
-        return cls(
-            as_of,
-            lambda entity: read_snapshot(conn, entity, as_of),
-            load_runs,
-            store_reader,
-            unavailable=dict(unusable),
-        )
+        return cls(as_of, read, load_runs, store_reader, unavailable=unusable)
 
     @classmethod
     def from_frames(

@@ -18,7 +18,8 @@ and the evaluation tasks are separate processes), so each reports its own peak R
 Load and evaluate run twice: for the day before the final one on an empty store (a go-live
 day: every journey event is new to the trace), then for the final day on the store that
 holds the day before (the daily run). Both are held against the bare COPY of the final
-day's files.
+day's files. The load writes its local copy of each entity for the evaluation tasks
+(hypercare/snapshot_cache.py) into the run's temporary folder.
 
 Targets on the 2-core reference machine: one day (load + evaluate) within 3x the bare
 COPY, load alone within 2x, peak RSS of load and of evaluate under 2 GiB each, the
@@ -45,6 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from hypercare import db
+from hypercare.snapshot_cache import ENV as SNAPSHOT_CACHE_ENV
 
 START = dt.date(2026, 11, 2)
 # Tables of the evaluated day that the scorecard reads, replicated to earlier dates to
@@ -351,6 +353,9 @@ def main() -> None:
     load_avg = os.getloadavg()[0]
     print(f"{args.customers:,} customers, snapshot {as_of}; load average {load_avg:.1f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
+        # The loads' local copies for the evaluation tasks, as HYPERCARE_HOME keeps them in
+        # production, here in the run's own folder (every stage process inherits it).
+        os.environ[SNAPSHOT_CACHE_ENV] = str(Path(tmp) / "snapshot-copies")
         source = Path(tmp) / "day"
         gen = run_stage("generate", str(source), args.customers, args.days, 2)
         print(f"generate {gen['wall']:.1f} s (peak RSS {gen['rss_mib']:.0f} MiB, not part of the ratios)")

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -21,6 +22,7 @@ from hypothesis import settings
 
 from hypercare import db
 from hypercare.roles import Roles, setup_roles, url_for
+from hypercare.snapshot_cache import ENV as SNAPSHOT_CACHE_ENV
 from tests.scorecard_month import build_month
 
 # Property-based tests: a small budget by default so CI stays fast, a long one for
@@ -70,6 +72,20 @@ def pytest_xdist_make_scheduler(config, log):
             super()._assign_work_unit(node)
 
     return ModuleScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def snapshot_copies(tmp_path_factory) -> Iterator[Path]:
+    """Each test process keeps its loads' local copies in a folder of its own
+    (hypercare/snapshot_cache.py), so the processes never prune each other's."""
+    folder = tmp_path_factory.mktemp("snapshot-copies")
+    before = os.environ.get(SNAPSHOT_CACHE_ENV)
+    os.environ[SNAPSHOT_CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(SNAPSHOT_CACHE_ENV, None)
+    else:
+        os.environ[SNAPSHOT_CACHE_ENV] = before
 
 
 # A migrated database per test server, copied for each test (a copy costs less than migrating);

@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hypercare.contract import Entity, load_contract, validate
-from hypercare.loader import load_snapshot
+from hypercare.loader import load_snapshot, read_snapshot
+from hypercare.snapshot import entity_schema
+from hypercare.snapshot_cache import SnapshotCache
 from tests.test_contract import valid_row
 
 CONTRACT = load_contract()
@@ -123,6 +125,12 @@ def test_a_load_never_raises_and_accounts_for_every_row(conn, tmp_path, case):
     assert quarantine["row_number"].is_between(1, load.rows_read).all()
     assert (quarantine["line_number"] >= 2).all()
     assert (quarantine["reason"].str.len_chars() > 0).all()
+    load_id, rows_loaded = conn.execute(
+        "select load_id::text, rows_loaded from hypercare.load_runs where snapshot_date = %s and entity = %s",
+        (DAY, entity.name),
+    ).fetchone()
+    copy = SnapshotCache.from_env().read(load_id, entity.name, entity_schema(entity.name), rows_loaded)
+    assert copy is not None and copy.equals(read_snapshot(conn, entity.name, DAY))
     if header_change in ("none", "extra") and load.rows_read == len(rows):
         keys = [tuple(row[k] for k in entity.key) for row in rows]
         clean = [i for i, key in enumerate(keys) if i not in touched and keys.count(key) == 1]

@@ -172,8 +172,8 @@ def cli_store(url: str, source: Path, rules_file: Path, days: list[dt.date]) -> 
 
 def digests(url: str) -> dict[str, tuple[int, str]]:
     """Per table of the audit store: row count and a digest of its rows, wall-clock columns
-    (default now()) left out. The audit log and its checkpoints are left out: the log's actor
-    names the runner, so its hashes differ."""
+    (default now()) and load identifiers (default gen_random_uuid()) left out. The audit log
+    and its checkpoints are left out: the log's actor names the runner, so its hashes differ."""
     with psycopg.connect(url) as conn:
         tables = [
             row[0]
@@ -190,6 +190,7 @@ def digests(url: str) -> dict[str, tuple[int, str]]:
                 for row in conn.execute(
                     "select column_name from information_schema.columns where table_schema = 'hypercare' "
                     "and table_name = %s and coalesce(column_default, '') not ilike '%%now()%%' "
+                    "and coalesce(column_default, '') not ilike '%%gen_random_uuid()%%' "
                     "order by ordinal_position",
                     (table,),
                 )
