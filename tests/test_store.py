@@ -298,6 +298,15 @@ def test_a_later_link_leaves_a_past_day_as_it_was_evaluated(conn, tmp_path):
 
     evaluate_day(conn, day, RULES)
     assert records(day) == first
+
+    # A reader asking for some event types gets exactly those rows of the view, filtered in the server.
+    whole = read_store_view(conn, "trace", later)
+    asked = ["trigger_received", "owner_assigned"]
+    only = read_store_view(conn, "trace", later, {"event_type": asked})
+    assert 0 < only.height < whole.height
+    assert sorted(only.rows()) == sorted(whole.filter(pl.col("event_type").is_in(asked)).rows())
+    with pytest.raises(ValueError, match="no column"):
+        read_store_view(conn, "trace", later, {"event_kind": asked})
     # The link is dated by the first day that saw it.
     linked_on = "select first_observed_on, linked_on from hypercare.trace_events where event_type = 'trigger_received'"
     assert conn.execute(linked_on).fetchall() == [(day, later)]

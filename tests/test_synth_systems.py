@@ -701,7 +701,7 @@ def monitor_backlog_days(
         snapshot = Snapshot(
             day,
             reader=lambda entity: pl.DataFrame(),
-            store_reader=lambda view, day=day: read_store_view(conn, view, day),
+            store_reader=lambda view, only, day=day: read_store_view(conn, view, day, only),
         )
         aged = AREAS["backlog"](snapshot, day, ruleset).findings
         for subject, severity in zip(aged["subject_key"], aged["severity"], strict=True):

@@ -78,7 +78,7 @@ class AuditRun(AreaRun):
     @cached_property
     def past_kickoff(self) -> pl.DataFrame:
         """Onboardings past kickoff with the required trace events observed so far."""
-        traced = self.snapshot.store("trace").filter(pl.col("event_type").is_in(self.required)).unique()
+        traced = self.snapshot.store("trace", event_type=self.required).unique()
         past_kickoff = onboarding_context(self.snapshot, self.ruleset).filter(
             pl.col("kickoff_completed_at").is_not_null()
         )
