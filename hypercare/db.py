@@ -190,6 +190,10 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, 
         return
     frame = frame.with_columns(
         pg_array(pl.col(name)).alias(name) for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)
+    ).with_columns(
+        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone
     )
     statement = sql.SQL("copy {} ({}) from stdin (format csv{})").format(
         table, sql.SQL(", ").join(map(sql.Identifier, frame.columns)), sql.SQL(", freeze" if freeze else "")
@@ -197,9 +201,12 @@ def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, 
     with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
         for batch in frame.iter_slices(COPY_BATCH_ROWS):
             buffer = io.BytesIO()
-            # polars' default for a microsecond timestamp with a zone is ISO 8601 with six
-            # decimals and the offset, which PostgreSQL reads; naming the format is slower.
-            batch.write_csv(buffer, include_header=False, date_format="%Y-%m-%d")
+            # Timestamps go as UTC wall times with an explicit offset: polars writes a
+            # timestamp with a zone through the zone's rules, one without directly, in about
+            # half the time (docs/benchmarks.md, eleventh round). `%.f` keeps every digit.
+            batch.write_csv(
+                buffer, include_header=False, date_format="%Y-%m-%d", datetime_format="%Y-%m-%d %H:%M:%S%.f+00"
+            )
             copy.write(buffer.getvalue())
 
 
