@@ -215,7 +215,7 @@ def _read_csv_row_by_row(path: Path, name: str, header: list[str]) -> SourceRows
         for record in reader:
             row_number = len(rows) + 1
             if len(record) > width:
-                extra = ",".join(record[width:])
+                extra = _shown(",".join(record[width:]))
                 problems.append((row_number, None, extra, f"{len(record)} fields, the header has {width}"))
             cells = [_decoded(cell, row_number, header, i, problems) for i, cell in enumerate(record[:width])]
             rows.append(cells + [None] * (width - len(cells)))
@@ -241,7 +241,11 @@ def _decoded(cell: str, row_number: int, header: list[str], index: int, problems
     try:
         cell.encode("utf-8")
     except UnicodeEncodeError:
-        shown = cell.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")
-        problems.append((row_number, header[index], shown, "not UTF-8"))
+        problems.append((row_number, header[index], _shown(cell), "not UTF-8"))
         return cell.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     return cell
+
+
+def _shown(text: str) -> str:
+    """`text` as read with undecodable bytes kept, with those bytes spelled as escapes."""
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="backslashreplace")

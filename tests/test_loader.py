@@ -613,7 +613,7 @@ def test_a_row_with_too_many_fields_is_quarantined_with_its_line(conn, tmp_path)
     deals = CONTRACT["deals"]
     path = write_csv(snapshot_folder(tmp_path) / "deals.csv", [valid_row(deals, str(i)) for i in (1, 2, 3)])
     lines = path.read_bytes().split(b"\r\n")
-    lines[2] += b",surplus,cells"
+    lines[2] += b",surplus,\x80cells"
     lines[3] = lines[3].replace(b"account_name-1", b"caf\xe9")
     path.write_bytes(b"\r\n".join(lines))
     report = load_snapshot(conn, tmp_path, DAY)
@@ -623,6 +623,6 @@ def test_a_row_with_too_many_fields_is_quarantined_with_its_line(conn, tmp_path)
     ).fetchall()
     width = len(deals.columns)
     assert found == [
-        (2, 3, None, "surplus,cells", f"{width + 2} fields, the header has {width}"),
+        (2, 3, None, "surplus,\\x80cells", f"{width + 2} fields, the header has {width}"),
         (3, 4, "account_name", "caf\\xe9", "not UTF-8"),
     ]
