@@ -140,11 +140,13 @@ def due_groups(due: pl.DataFrame, by: list[str], items: int) -> list[dict]:
     order of their first row in `due`: the findings, how many would page, the customers and
     the ARR behind them (each deal once), and the group's first `items` rows as dicts."""
     customer = pl.coalesce("onboarding_id", "opportunity_id", "subject_key")
+    # Each deal once, added up in the order of `due` one after the other, as a reader adds
+    # the listed amounts (polars' own sum may add in another order, off in the last digits).
     arr = (
         due.filter(pl.col("opportunity_id").is_not_null() & pl.col("arr").is_not_null())
-        .unique([*by, "opportunity_id"], keep="last")
+        .unique([*by, "opportunity_id"], keep="first", maintain_order=True)
         .group_by(by)
-        .agg(arr=pl.col("arr").sort_by("opportunity_id").sum())
+        .agg(arr=pl.col("arr").cum_sum().last())
     )
     groups = (
         due.group_by(by, maintain_order=True)

@@ -151,17 +151,23 @@ class Snapshot:
         from hypercare.loader import UNUSABLE_STATUSES, read_snapshot
 
         cache = cache or SnapshotCache.from_env()
-        runs = conn.execute(
-            "select entity, status, load_id::text, rows_loaded from hypercare.load_runs where snapshot_date = %s",
-            (as_of,),
-        ).fetchall()
-        unusable = {entity: status for entity, status, _, _ in runs if status in UNUSABLE_STATUSES}
-        landed = {entity: (load_id, rows) for entity, status, load_id, rows in runs if status == "loaded"}
+        unusable = dict(
+            conn.execute(
+                "select entity, status from hypercare.load_runs where snapshot_date = %s and status = any(%s)",
+                (as_of, list(UNUSABLE_STATUSES)),
+            ).fetchall()
+        )
 
         def read(entity: str) -> pl.DataFrame:
-            if entity in landed:
-                load_id, rows = landed[entity]
-                copy = cache.read(load_id, entity, entity_schema(entity), rows)
+            # The load is looked up at the read itself: a reload that committed since the
+            # snapshot was opened is read from landing or its own copy, never the old copy.
+            current = conn.execute(
+                "select load_id::text, rows_loaded from hypercare.load_runs "
+                "where snapshot_date = %s and entity = %s and status = 'loaded'",
+                (as_of, entity),
+            ).fetchone()
+            if current:
+                copy = cache.read(current[0], entity, entity_schema(entity), current[1])
                 if copy is not None:
                     return copy
             return read_snapshot(conn, entity, as_of)

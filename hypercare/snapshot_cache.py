@@ -17,9 +17,11 @@ without a shared folder simply read landing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,9 @@ import polars as pl
 log = logging.getLogger(__name__)
 
 ENV = "HYPERCARE_SNAPSHOT_CACHE"
+# What reading or writing a copy can raise: a damaged file can make polars panic, which
+# Python sees as a BaseException.
+_COPY_ERRORS = (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException)
 
 
 @dataclass(frozen=True)
@@ -61,8 +66,10 @@ class SnapshotCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             frame.write_ipc(partial, compression="lz4")
             partial.replace(path)
-        except OSError as exc:
+        except _COPY_ERRORS as exc:
             log.warning("no local copy of %s for load %s: %s", entity, load_id, exc)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
 
     def read(self, load_id: str, entity: str, schema: dict[str, pl.DataType], rows: int) -> pl.DataFrame | None:
         """The copy of `entity` for load `load_id` if it holds `rows` rows of exactly
@@ -71,7 +78,10 @@ class SnapshotCache:
             return None
         try:
             frame = pl.read_ipc(self._file(load_id, entity))
-        except (OSError, pl.exceptions.PolarsError):
+        except FileNotFoundError:
+            return None
+        except _COPY_ERRORS as exc:
+            log.warning("local copy of %s for load %s unreadable (%s); reading landing", entity, load_id, exc)
             return None
         if frame.schema != pl.Schema(schema) or frame.height != rows:
             log.warning("local copy of %s for load %s does not match the store; reading landing", entity, load_id)
@@ -79,12 +89,28 @@ class SnapshotCache:
         return frame
 
     def prune(self) -> None:
-        """Keep the copies of the `keep` most recently written loads."""
-        if self.root is None or not self.root.is_dir():
+        """Keep the copies of the `keep` most recently written loads. Only folders named by
+        a load identifier are touched, whatever else the folder holds; a failure is logged."""
+        if self.root is None:
             return
-        loads = sorted((entry for entry in self.root.iterdir() if entry.is_dir()), key=_mtime_or_zero, reverse=True)
+        try:
+            loads = sorted(
+                (entry for entry in self.root.iterdir() if entry.is_dir() and _is_load_id(entry.name)),
+                key=_mtime_or_zero,
+                reverse=True,
+            )
+        except OSError as exc:
+            log.warning("local copies in %s not pruned: %s", self.root, exc)
+            return
         for stale in loads[self.keep :]:
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def _is_load_id(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def _mtime_or_zero(path: Path) -> float:

@@ -221,18 +221,19 @@ _DUE_ROWS = st.lists(
         st.integers(0, 6),
         st.booleans(),
         st.sampled_from([None, "o1", "o2"]),
-        st.sampled_from([None, "d1", "d2", "d3"]),
+        st.sampled_from([None, "d1", "d2", "d3", "d4", "d5", "d6"]),
     ),
     max_size=25,
     unique_by=lambda row: (row[0], row[1], row[2]),
 )
-_DEAL_ARR = {"d1": 1250.5, "d2": None, "d3": 80_000.0}
+# Amounts whose sum depends on the order they are added in.
+_DEAL_ARR = {"d1": 0.1, "d2": None, "d3": 1e16, "d4": 0.7, "d5": 3.3, "d6": 2.0}
 
 
 @given(_DUE_ROWS)
 def test_due_groups_count_each_finding_customer_and_deal_as_the_definition_says(rows):
     """Per role: one finding per row, a customer per onboarding (else deal, else subject),
-    each deal's ARR once, and the role's first rows in the due order."""
+    each deal's ARR once, added in the due order, and the role's first rows in that order."""
     due = pl.DataFrame(
         [
             {
