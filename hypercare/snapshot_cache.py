@@ -99,6 +99,8 @@ class SnapshotCache:
                 key=_mtime_or_zero,
                 reverse=True,
             )
+        except FileNotFoundError:
+            return
         except OSError as exc:
             log.warning("local copies in %s not pruned: %s", self.root, exc)
             return

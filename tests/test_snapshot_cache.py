@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 
 import polars as pl
 import pytest
@@ -197,3 +198,10 @@ def test_a_copy_that_makes_the_reader_panic_is_passed_over(tmp_path):
         pytest.fail("no single flipped bit makes polars panic on this file")
     path.write_bytes(bytes(damaged))
     assert cache.read(load_id, "deals", dict(frame.schema), frame.height) is None
+
+
+def test_a_load_that_wrote_no_copy_prunes_quietly(tmp_path, caplog):
+    """A first load whose every file was rejected leaves no folder to prune: nothing to warn of."""
+    with caplog.at_level(logging.WARNING, logger="hypercare.snapshot_cache"):
+        SnapshotCache(tmp_path / "never-written").prune()
+    assert caplog.records == []
