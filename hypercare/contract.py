@@ -309,7 +309,9 @@ def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
     if type_ == "int":
         return pl.when(value.str.contains(_INT)).then(value.cast(pl.Int64, strict=False))
     if type_ == "decimal":
-        return pl.when(value.str.contains(_DECIMAL)).then(value.cast(pl.Float64, strict=False))
+        # As the store keeps a decimal (numeric): with no negative zero.
+        number = value.cast(pl.Float64, strict=False)
+        return pl.when(value.str.contains(_DECIMAL)).then(pl.when(number == 0).then(0.0).otherwise(number))
     if type_ == "bool":
         return pl.when(value == "true").then(True).when(value == "false").then(False)
     if type_ == "date":

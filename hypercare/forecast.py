@@ -129,7 +129,7 @@ def due_frame(conn: psycopg.Connection, as_of: dt.date) -> pl.DataFrame:
     """The findings that open by the horizon, one row per finding and owner role, with the
     customer facts the scorecard and the daily digest show (include/sql/queries/forecast.sql),
     ordered by role, then largest ARR first (text in code point order)."""
-    query = named_queries("forecast")["due_soon"].rstrip().rstrip(";")
+    query = named_queries("forecast")["due_soon"].rstrip(";")
     return copy_out_frame(conn, query, DUE_SCHEMA, {"as_of": as_of}).sort(
         "owner_role", "arr", "rule_id", "subject_key", descending=[False, True, False, False], nulls_last=True
     )

@@ -418,11 +418,5 @@ def read_snapshot(conn: psycopg.Connection, entity_name: str, snapshot_date: dt.
 
 def _as_read(entity: Entity, rows: pl.DataFrame) -> pl.DataFrame:
     """`rows` (in file order) as every reader of the entity gets them: the contract's
-    columns and types, and no negative zero, which a decimal column in landing cannot hold."""
-    schema = polars_schema(entity)
-    return rows.select(
-        pl.when(pl.col(name) == 0).then(0.0).otherwise(pl.col(name).cast(dtype)).alias(name)
-        if dtype == pl.Float64
-        else pl.col(name).cast(dtype)
-        for name, dtype in schema.items()
-    )
+    columns and types."""
+    return rows.select(entity.column_names).cast(polars_schema(entity))
