@@ -73,20 +73,23 @@ class FindingFilter:
 
 @dataclass(frozen=True)
 class Cursor:
-    """A row's place in the page order (newest seen first, then finding id, both descending):
-    pages are read from it with a keyset scan, never by skipping rows."""
+    """A row's place in the page order (findings not resolved first, then the latest
+    resolved, each by finding id descending): pages are read from it with a keyset scan,
+    never by skipping rows. The order is keyed on what changes only when a finding
+    resolves or reopens (migration 0023), so a day's run leaves the page indexes alone."""
 
-    last_seen_on: dt.date
+    resolved_on: dt.date | None
     finding_id: str
 
     def token(self) -> str:
-        return f"{self.last_seen_on.isoformat()}_{self.finding_id}"
+        return f"{self.resolved_on.isoformat() if self.resolved_on else OPEN_PLACE}_{self.finding_id}"
 
     @classmethod
     def parse(cls, token: str) -> Cursor:
         """ValueError unless `token` is what `token()` writes."""
         day, _, finding_id = token.partition("_")
-        return cls(dt.date.fromisoformat(day), str(uuid.UUID(finding_id)))
+        resolved_on = None if day == OPEN_PLACE else dt.date.fromisoformat(day)
+        return cls(resolved_on, str(uuid.UUID(finding_id)))
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,19 @@ class FindingsPage:
     older: Cursor | None
 
 
+# The page order's key as the page indexes hold it (migration 0023): a finding not resolved
+# sorts after every resolution day.
+_NOT_RESOLVED = "date '9999-12-31'"
+_PLACE = f"coalesce(s.resolved_on, {_NOT_RESOLVED})"
+_CURSOR_PLACE = f"(coalesce(%(resolved)s::date, {_NOT_RESOLVED}), %(cursor_id)s::uuid)"
+OPEN_PLACE = "open"
+
 # A page after a cursor reads older rows in page order; one before it reads newer rows in
 # the opposite order and turns them round. Both are index scans from the cursor.
 _KEYSET = {
     "first": ("true", "desc"),
-    "older": ("(s.last_seen_on, s.finding_id) < (%(seen)s, %(cursor_id)s::uuid)", "desc"),
-    "newer": ("(s.last_seen_on, s.finding_id) > (%(seen)s, %(cursor_id)s::uuid)", "asc"),
+    "older": (f"({_PLACE}, s.finding_id) < {_CURSOR_PLACE}", "desc"),
+    "newer": (f"({_PLACE}, s.finding_id) > {_CURSOR_PLACE}", "asc"),
 }
 
 
@@ -112,27 +122,27 @@ def findings_page(
     before: Cursor | None = None,
     page_size: int = PAGE_SIZE,
 ) -> FindingsPage:
-    """The page of findings just older than `after` (or just newer than `before`; else the
-    newest), with the cursors of the neighbouring pages where they exist. One extra row is
-    read instead of counting every match."""
+    """The page of findings just after `after` in the page order (or just before `before`;
+    else the first), with the cursors of the neighbouring pages where they exist. One extra
+    row is read instead of counting every match."""
     direction = "older" if after else "newer" if before else "first"
     keyset, order = _KEYSET[direction]
     cursor = after or before
     params = {
         **asdict(filters),
-        "seen": cursor.last_seen_on if cursor else None,
+        "resolved": cursor.resolved_on if cursor else None,
         "cursor_id": cursor.finding_id if cursor else None,
         "limit": page_size + 1,
     }
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(_q("findings_page").format(keyset=keyset, order=order), params).fetchall()
+        rows = cur.execute(_q("findings_page").format(keyset=keyset, place=_PLACE, order=order), params).fetchall()
     more = len(rows) > page_size
     rows = rows[:page_size]
     if direction == "newer":
         rows.reverse()
     if not rows:
         return FindingsPage(rows, None, None)
-    first, last = (Cursor(row["last_seen_on"], str(row["finding_id"])) for row in (rows[0], rows[-1]))
+    first, last = (Cursor(row["resolved_on"], str(row["finding_id"])) for row in (rows[0], rows[-1]))
     has_newer = more if direction == "newer" else direction == "older"
     has_older = more if direction != "newer" else True
     return FindingsPage(rows, first if has_newer else None, last if has_older else None)

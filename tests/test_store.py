@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypercare.findings import TRACE_SCHEMA, AreaResult, findings_from, metric_rows, trace_from
 from hypercare.ruleset import load_ruleset
 from hypercare.store import append_audit, register_ruleset, verify_audit, write_area_result
+from hypercare.ui_queries import Cursor, FindingFilter, FindingsPage, findings_page
 from tests.scenario import ts
 from tests.summaries import assert_page_summaries_match
 
@@ -168,6 +169,16 @@ def expected_lifecycle(history: dict[dt.date, list[str]]) -> tuple[dict[str, tup
     return states, sorted(lifecycle_events, key=lambda e: (e[0], e[2]))
 
 
+def empty_findings(conn) -> None:
+    """Back to a store without findings, for the next example of a property test."""
+    conn.execute(
+        "truncate hypercare.finding_occurrences, hypercare.finding_state, hypercare.finding_events, "
+        "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox, "
+        "hypercare.occurrence_counts, hypercare.finding_counts"
+    )
+    conn.commit()
+
+
 # Each example runs up to a dozen real writes: a smaller CI budget than the profile's,
 # the full one under `make fuzz` (HYPOTHESIS_PROFILE=long).
 real_writes = settings(
@@ -192,12 +203,7 @@ runs_in_any_order = st.lists(
 @real_writes
 @given(runs=runs_in_any_order)
 def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(conn, runs):
-    conn.execute(
-        "truncate hypercare.finding_occurrences, hypercare.finding_state, hypercare.finding_events, "
-        "hypercare.metric_values, hypercare.evaluation_runs, hypercare.alert_outbox, "
-        "hypercare.occurrence_counts, hypercare.finding_counts"
-    )
-    conn.commit()
+    empty_findings(conn)
     final, stamped = {}, {}
     for day, subjects, created_at in runs:
         run(conn, day, subjects, created_at)
@@ -214,6 +220,52 @@ def test_lifecycle_after_runs_and_reruns_in_any_order_matches_the_final_history(
     }
     assert all(subject == evidence for subject, _, evidence in content)
     assert_page_summaries_match(conn)
+
+
+@real_writes
+@given(runs=runs_in_any_order, page_size=st.integers(min_value=1, max_value=3))
+def test_findings_pages_walked_either_way_hold_each_finding_once_in_page_order(conn, runs, page_size):
+    """Not resolved first, then the latest resolved, ties by finding id, all descending; the
+    cursors go through their text form as the page links carry them."""
+    empty_findings(conn)
+    for day, subjects, created_at in runs:
+        run(conn, day, subjects, created_at)
+    stored = conn.execute("select finding_id::text, resolved_on from hypercare.finding_state").fetchall()
+    expected = [fid for fid, _ in sorted(stored, key=lambda row: (row[1] or dt.date.max, row[0]), reverse=True)]
+
+    def page(**cursor) -> FindingsPage:
+        found = findings_page(conn, FindingFilter(), page_size=page_size, **cursor)
+        assert len(found.rows) <= page_size and (found.rows or not expected)
+        return found
+
+    forward = [page()]
+    while forward[-1].older:
+        forward.append(page(after=Cursor.parse(forward[-1].older.token())))
+    backward = [forward[-1]]
+    while backward[-1].newer:
+        backward.append(page(before=Cursor.parse(backward[-1].newer.token())))
+
+    def ids(pages: list[FindingsPage]) -> list[list[str]]:
+        return [[str(row["finding_id"]) for row in found.rows] for found in pages]
+
+    assert [fid for rows in ids(forward) for fid in rows] == expected
+    assert ids(backward) == ids(forward)[::-1]
+    assert forward[0].newer is None
+
+
+def test_a_day_that_sees_its_findings_again_rewrites_their_state_without_touching_an_index(conn):
+    """Every open finding's state row is rewritten each day; no index of the state may key on
+    what such a rewrite changes (its last day seen, its evidence), so each stays heap-only."""
+    subjects = [f"P{i}" for i in range(20)]
+    run(conn, D[0], subjects, "2026-11-02 09:00")
+    with conn.transaction():
+        run(conn, D[1], subjects, "2026-11-02 10:00")
+        updated, heap_only = conn.execute(
+            "select n_tup_upd, n_tup_hot_upd from pg_stat_xact_user_tables "
+            "where relid = 'hypercare.finding_state'::regclass"
+        ).fetchone()
+    assert (updated, heap_only) == (20, 20)
+    assert {row[2] for row in state(conn).values()} == {D[1]}
 
 
 def write_day(source, day: dt.date, linked: bool) -> None:

@@ -39,7 +39,7 @@ where {keyset}
            and s.finding_id = any(array(select finding_id from acknowledged)))
        or (%(status)s in ('open', 'reopened') and s.status = %(status)s
            and s.finding_id not in (select finding_id from acknowledged)))
-order by s.last_seen_on {order}, s.finding_id {order}
+order by {place} {order}, s.finding_id {order}
 limit %(limit)s;
 
 -- name: rule_counts
