@@ -106,8 +106,9 @@ _PLACE = f"coalesce(s.resolved_on, {_NOT_RESOLVED})"
 _CURSOR_PLACE = f"(coalesce(%(resolved)s::date, {_NOT_RESOLVED}), %(cursor_id)s::uuid)"
 OPEN_PLACE = "open"
 
-# A page after a cursor reads older rows in page order; one before it reads newer rows in
-# the opposite order and turns them round. Both are index scans from the cursor.
+# A page after a cursor reads the rows that follow it in page order; one before it reads
+# those that precede it, in the opposite order, and turns them round. Both are index scans
+# from the cursor.
 _KEYSET = {
     "first": ("true", "desc"),
     "older": (f"({_PLACE}, s.finding_id) < {_CURSOR_PLACE}", "desc"),
