@@ -6,7 +6,9 @@ Airflow puts the plugins folder on sys.path in every component; the tests do the
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +19,7 @@ import pytest
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 PLUGINS_FOLDER = DAGS_FOLDER.parent / "plugins"
 _HOME = Path(tempfile.mkdtemp(prefix="hypercare-airflow-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 os.environ.update(
     {
