@@ -95,8 +95,8 @@ class Cursor:
 @dataclass(frozen=True)
 class FindingsPage:
     rows: list[dict[str, Any]]
-    newer: Cursor | None
-    older: Cursor | None
+    previous: Cursor | None
+    following: Cursor | None
 
 
 # The page order's key as the page indexes hold it (migration 0023): a finding not resolved
@@ -111,8 +111,8 @@ OPEN_PLACE = "open"
 # from the cursor.
 _KEYSET = {
     "first": ("true", "desc"),
-    "older": (f"({_PLACE}, s.finding_id) < {_CURSOR_PLACE}", "desc"),
-    "newer": (f"({_PLACE}, s.finding_id) > {_CURSOR_PLACE}", "asc"),
+    "after": (f"({_PLACE}, s.finding_id) < {_CURSOR_PLACE}", "desc"),
+    "before": (f"({_PLACE}, s.finding_id) > {_CURSOR_PLACE}", "asc"),
 }
 
 
@@ -126,7 +126,7 @@ def findings_page(
     """The page of findings just after `after` in the page order (or just before `before`;
     else the first), with the cursors of the neighbouring pages where they exist. One extra
     row is read instead of counting every match."""
-    direction = "older" if after else "newer" if before else "first"
+    direction = "after" if after else "before" if before else "first"
     keyset, order = _KEYSET[direction]
     cursor = after or before
     params = {
@@ -139,14 +139,14 @@ def findings_page(
         rows = cur.execute(_q("findings_page").format(keyset=keyset, place=_PLACE, order=order), params).fetchall()
     more = len(rows) > page_size
     rows = rows[:page_size]
-    if direction == "newer":
+    if direction == "before":
         rows.reverse()
     if not rows:
         return FindingsPage(rows, None, None)
     first, last = (Cursor(row["resolved_on"], str(row["finding_id"])) for row in (rows[0], rows[-1]))
-    has_newer = more if direction == "newer" else direction == "older"
-    has_older = more if direction != "newer" else True
-    return FindingsPage(rows, first if has_newer else None, last if has_older else None)
+    has_previous = more if direction == "before" else direction == "after"
+    has_following = more if direction != "before" else True
+    return FindingsPage(rows, first if has_previous else None, last if has_following else None)
 
 
 def rule_counts(conn: psycopg.Connection, filters: FindingFilter) -> list[dict[str, Any]]:

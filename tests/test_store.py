@@ -239,18 +239,18 @@ def test_findings_pages_walked_either_way_hold_each_finding_once_in_page_order(c
         return found
 
     forward = [page()]
-    while forward[-1].older:
-        forward.append(page(after=Cursor.parse(forward[-1].older.token())))
+    while forward[-1].following:
+        forward.append(page(after=Cursor.parse(forward[-1].following.token())))
     backward = [forward[-1]]
-    while backward[-1].newer:
-        backward.append(page(before=Cursor.parse(backward[-1].newer.token())))
+    while backward[-1].previous:
+        backward.append(page(before=Cursor.parse(backward[-1].previous.token())))
 
     def ids(pages: list[FindingsPage]) -> list[list[str]]:
         return [[str(row["finding_id"]) for row in found.rows] for found in pages]
 
     assert [fid for rows in ids(forward) for fid in rows] == expected
     assert ids(backward) == ids(forward)[::-1]
-    assert forward[0].newer is None
+    assert forward[0].previous is None
 
 
 def test_a_day_that_sees_its_findings_again_rewrites_their_state_without_touching_an_index(conn):

@@ -213,10 +213,10 @@ def findings(
         statuses=ui_queries.STATUSES,
         severities=ui_queries.SEVERITIES,
         page_number=page,
-        previous_page=urlencode({**query, "before": found.newer.token(), "page": max(page - 1, 1)})
-        if found.newer
+        previous_page=urlencode({**query, "before": found.previous.token(), "page": max(page - 1, 1)})
+        if found.previous
         else None,
-        next_page=urlencode({**query, "after": found.older.token(), "page": page + 1}) if found.older else None,
+        next_page=urlencode({**query, "after": found.following.token(), "page": page + 1}) if found.following else None,
         sparkline=sparkline,
         link=lambda **changed: urlencode({**query, **changed}),
     )
