@@ -186,6 +186,8 @@ _PANDERA_UNIQUE = "multiple_fields_uniqueness"
 _SUSPECT = "__hypercare_suspect__"
 # Prefix of the screen's columns of parsed values (never a contract column).
 _PARSED = "__hypercare_parsed__"
+# The row position of a value parsed apart from its column (never a contract column).
+_ROW = "__hypercare_row__"
 
 _INT = r"^[+-]?\d+$"
 _DECIMAL = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -209,6 +211,8 @@ TYPE_REASONS = {
     "ts": "not a valid timestamp",
 }
 TS_WITHOUT_OFFSET_REASON = "timestamp without offset"
+# A type only checks parse as: a well-formed timestamp that lacks the contract's offset.
+NAIVE_TS = "ts without offset"
 NUL_REASON = "contains a NUL character"
 NOT_FINITE_REASON = "not a finite number"
 UNDERFLOW_REASON = "too small to represent (would round to 0)"
@@ -283,8 +287,17 @@ def _parse_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
     if not with_offset:
         return _parse_any_ts(value, with_offset=False)
     is_common = value.str.contains(_TS_COMMON)
-    common = value.str.to_datetime(_TS_COMMON_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    common = _parse_common_ts(value)
     return pl.when(is_common).then(common).otherwise(_parse_any_ts(pl.when(~is_common).then(value), with_offset=True))
+
+
+def _parse_common_ts(value: pl.Expr) -> pl.Expr:
+    return value.str.to_datetime(_TS_COMMON_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+
+
+def _naive_shape(value: pl.Expr) -> pl.Expr:
+    """True where the value is spelled as a timestamp without an offset (it may still not parse)."""
+    return value.str.replace(" ", "T", literal=True).str.contains(_TS_NAIVE)
 
 
 def _parse_any_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
@@ -295,11 +308,6 @@ def _parse_any_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
         text.str.to_datetime(fmt + zone, time_unit="us", time_zone=time_zone, strict=False) for fmt in _TS_FORMATS
     )
     return pl.when(text.str.contains(_TS_WITH_OFFSET if with_offset else _TS_NAIVE)).then(parsed)
-
-
-def _is_naive_ts(value: pl.Expr) -> pl.Expr:
-    """True for a well-formed timestamp that lacks an offset (null never counts)."""
-    return _parse_ts(value, with_offset=False).is_not_null()
 
 
 def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
@@ -318,6 +326,8 @@ def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
         return pl.when(value.str.contains(_DATE)).then(value.str.to_date("%Y-%m-%d", strict=False))
     if type_ == "ts":
         return _parse_ts(value, with_offset=True)
+    if type_ == NAIVE_TS:
+        return _parse_ts(value, with_offset=False)
     if type_ == "list":
         items = value.str.split(LIST_SEPARATOR).list.eval(
             pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
@@ -359,8 +369,10 @@ def _type_checks(column: Column) -> list[RowCheck]:
     reason = TYPE_REASONS[column.type]
     if column.type == "ts":
         return [
-            RowCheck(lambda v, _parse: ~_is_naive_ts(v), TS_WITHOUT_OFFSET_REASON),
-            RowCheck(lambda v, parse: v.is_null() | parse("ts", v).is_not_null() | _is_naive_ts(v), reason),
+            RowCheck(lambda v, parse: parse(NAIVE_TS, v).is_null(), TS_WITHOUT_OFFSET_REASON),
+            RowCheck(
+                lambda v, parse: v.is_null() | parse("ts", v).is_not_null() | parse(NAIVE_TS, v).is_not_null(), reason
+            ),
         ]
     type_ = column.type
     return [RowCheck(lambda v, parse: v.is_null() | parse(type_, v).is_not_null(), reason)]
@@ -559,22 +571,54 @@ def _screened(
 
     if not screen:
         return source.select(typed(parse_value)), frame
-    parsed_as = {c.name: f"{_PARSED}{c.name}" for c in entity.columns if c.type not in ("str", "enum")}
+    parsed_as = {(c.name, c.type): f"{_PARSED}{c.name}" for c in entity.columns if c.type not in ("str", "enum")}
+    parsed_as |= {(c.name, NAIVE_TS): f"{_PARSED}naive_{c.name}" for c in entity.columns if c.type == "ts"}
 
     def parsed(type_: str, value: pl.Expr) -> pl.Expr:
         name = value.meta.output_name() if value.meta.is_column() else None
-        if name in parsed_as and entity.column(name).type == type_:
-            return pl.col(parsed_as[name])
+        if (name, type_) in parsed_as:
+            return pl.col(parsed_as[name, type_])
         return parse_value(type_, value)
 
     # When a predicate cannot run, pandera over every row says which one.
     with contextlib.suppress(pl.exceptions.PolarsError):
-        values = source.with_columns(
-            parse_value(entity.column(n).type, pl.col(n)).alias(p) for n, p in parsed_as.items()
-        )
+        values = _parsed_once(source, parsed_as)
         both = values.lazy().select(*typed(parsed), _suspect_rows(entity, frame, parsed).alias(_SUSPECT)).collect()
         return both.drop(_SUSPECT), frame.filter(both[_SUSPECT])
     return source.select(typed(parse_value)), frame
+
+
+def _parsed_once(source: pl.DataFrame, parsed_as: dict[tuple[str, str], str]) -> pl.DataFrame:
+    """`source` with each (column, type) of `parsed_as` parsed into a column of that name.
+
+    A timestamp's general formats are parsed only on the values that need them: most
+    exports spell every timestamp the common way, and polars evaluates both branches of a
+    `when` over every row, so a clean file's timestamps cost as much again in formats none
+    of its values needed (docs/benchmarks.md, thirteenth round).
+    """
+    first, masks, later = [], [], []
+    for (name, type_), out in parsed_as.items():
+        value = pl.col(name)
+        if type_ == "ts":
+            is_common = value.str.contains(_TS_COMMON)
+            first.append(pl.when(is_common).then(_parse_common_ts(value)).alias(out))
+            needs_more, parse = ~is_common, _parse_any_ts(value, with_offset=True)
+        elif type_ == NAIVE_TS:
+            first.append(pl.lit(None, pl.Datetime("us")).alias(out))
+            needs_more, parse = _naive_shape(value), _parse_any_ts(value, with_offset=False)
+        else:
+            first.append(parse_value(type_, value).alias(out))
+            continue
+        mask = f"{_PARSED}mask_{out}"
+        masks.append(needs_more.fill_null(False).alias(mask))
+        later.append((mask, parse.alias(out)))
+    values = source.with_columns(*first, *masks)
+    for mask, parse in later:
+        others = values.lazy().with_row_index(_ROW).filter(pl.col(mask)).select(_ROW, parse).collect()
+        if others.height:
+            out = others.columns[1]
+            values = values.with_columns(values[out].scatter(others[_ROW], others[out]))
+    return values.drop(mask for mask, _ in later)
 
 
 def _schema_failures(entity: Entity, frame: pl.DataFrame, source_file: str) -> pl.DataFrame:
