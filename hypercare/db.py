@@ -18,6 +18,10 @@ from pathlib import Path
 
 import polars as pl
 import psycopg
+import pyarrow as pa
+from pgpq import ArrowToPostgresBinaryEncoder
+from pgpq.encoders import LargeStringEncoderBuilder, StringEncoderBuilder, StringViewEncoderBuilder
+from pgpq.schema import Jsonb
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
@@ -178,27 +182,125 @@ def pg_array(items: pl.Expr) -> pl.Expr:
     return pl.lit("{") + quoted.list.join(",") + pl.lit("}")
 
 
-def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, *, freeze: bool = False) -> None:
-    """Bulk-write `frame` into `table` (same column names) with COPY, in CSV batches.
+# The polars dtype whose PostgreSQL binary form is each column type's own; a frame whose
+# columns all cast to theirs is sent by binary COPY, which spares the server parsing
+# text (timestamps most: docs/benchmarks.md, thirteenth round). `numeric` has none here:
+# a decimal landed as text keeps the spelling its float reads back as.
+_BINARY_DTYPES: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "jsonb": pl.String(),
+    "bigint": pl.Int64(),
+    "integer": pl.Int32(),
+    "smallint": pl.Int16(),
+    "double precision": pl.Float64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "timestamp with time zone": pl.Datetime("us", "UTC"),
+    "timestamp without time zone": pl.Datetime("us"),
+    "text[]": pl.List(pl.String),
+}
 
-    A writer thread sends each batch while the next is encoded: the encoding (polars,
-    outside the GIL) and the server's parsing overlap instead of taking turns. Its queue
-    holds at most 1024 messages of 128 KiB. `freeze` writes the rows already frozen, for
-    a table created or truncated in the same transaction (PostgreSQL refuses otherwise).
+
+_STRING_BUILDERS = {
+    pa.string().id: StringEncoderBuilder,
+    pa.large_string().id: LargeStringEncoderBuilder,
+    pa.string_view().id: StringViewEncoderBuilder,
+}
+
+
+def _column_types(cur: psycopg.Cursor, table: sql.Composable) -> dict[str, str]:
+    return dict(
+        cur.execute(
+            "select attname, format_type(atttypid, null) from pg_attribute "
+            "where attrelid = %s::regclass and attnum > 0 and not attisdropped",
+            (table.as_string(cur),),
+        ).fetchall()
+    )
+
+
+def _fits(dtype: pl.DataType, target: pl.DataType) -> bool:
+    """Whether a column of `dtype` casts to `target` with every value's meaning kept."""
+    if isinstance(target, pl.Datetime):
+        # nanoseconds would be cut to microseconds, where the text path rounds them
+        return (
+            isinstance(dtype, pl.Datetime)
+            and dtype.time_unit != "ns"
+            and (dtype.time_zone is None) == (target.time_zone is None)
+        )
+    if target == pl.String:
+        return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+    if target.is_integer():
+        return dtype.is_integer()
+    return dtype == target
+
+
+def _as_binary(frame: pl.DataFrame, column_types: dict[str, str]) -> pl.DataFrame | None:
+    """`frame` cast to the binary forms of its target columns; None when a column has none.
+
+    A timestamp keeps its meaning: one with a zone goes to `timestamptz` as UTC, one
+    without to `timestamp`; the text path reads the latter in the session's zone instead.
+    """
+    casts = []
+    for name, dtype in frame.schema.items():
+        target = _BINARY_DTYPES.get(column_types.get(name, ""))
+        if target is None or not _fits(dtype, target):
+            return None
+        if isinstance(target, pl.Datetime):
+            column = pl.col(name).dt.convert_time_zone("UTC") if target.time_zone else pl.col(name)
+            casts.append(column.dt.cast_time_unit("us"))
+        else:
+            casts.append(pl.col(name).cast(target))
+    try:
+        return frame.select(casts)
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def _encoder(schema: pa.Schema, jsonb: list[str]) -> ArrowToPostgresBinaryEncoder:
+    """The binary COPY encoder of `schema`, its `jsonb` columns' strings sent as JSON."""
+    builders = {
+        field.name: _STRING_BUILDERS[field.type.id].new_with_output(field, Jsonb())
+        if field.name in jsonb
+        else ArrowToPostgresBinaryEncoder.infer_encoder(field)
+        for field in schema
+    }
+    return ArrowToPostgresBinaryEncoder.new_with_encoders(schema, builders)
+
+
+def copy_frame(cur: psycopg.Cursor, table: sql.Composable, frame: pl.DataFrame, *, freeze: bool = False) -> None:
+    """Bulk-write `frame` into `table` (same column names) with COPY, in batches.
+
+    Binary when every column has its column type's binary form (`_BINARY_DTYPES`), else
+    CSV. A writer thread sends each batch while the next is encoded: the encoding and
+    the server's parsing overlap instead of taking turns. Its queue holds at most 1024
+    messages of 128 KiB. `freeze` writes the rows already frozen, for a table created or
+    truncated in the same transaction (PostgreSQL refuses otherwise).
     """
     if frame.is_empty():
         return
-    frame = frame.with_columns(
-        pg_array(pl.col(name)).alias(name) for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)
-    ).with_columns(
-        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone
-    )
-    statement = sql.SQL("copy {} ({}) from stdin (format csv{})").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, frame.columns)), sql.SQL(", freeze" if freeze else "")
+    column_types = _column_types(cur, table)
+    binary = _as_binary(frame, column_types)
+    options = ["format binary" if binary is not None else "format csv", *(["freeze"] if freeze else [])]
+    statement = sql.SQL("copy {} ({}) from stdin ({})").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, frame.columns)), sql.SQL(", ".join(options))
     )
     with cur.copy(statement, writer=QueuedLibpqWriter(cur)) as copy:
+        if binary is not None:
+            # Arrow's string views are polars' own buffers: no copy of the frame's text.
+            rows = binary.to_arrow(compat_level=pl.CompatLevel.newest())
+            encoder = _encoder(rows.schema, [name for name, type_ in column_types.items() if type_ == "jsonb"])
+            copy.write(encoder.write_header())
+            for batch in rows.to_batches(COPY_BATCH_ROWS):
+                copy.write(encoder.write_batch(batch))
+            copy.write(encoder.finish())
+            return
+        frame = frame.with_columns(
+            pg_array(pl.col(name)).alias(name) for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)
+        ).with_columns(
+            pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone
+        )
         for batch in frame.iter_slices(COPY_BATCH_ROWS):
             buffer = io.BytesIO()
             # Timestamps go as UTC wall times with an explicit offset: polars writes a

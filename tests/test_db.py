@@ -1,6 +1,12 @@
-"""The audit store's migrations, stable views and session settings."""
+"""The audit store's migrations, stable views, session settings and bulk writes."""
 
+import datetime as dt
+import json
+
+import polars as pl
 import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
 from hypercare import db
@@ -79,3 +85,57 @@ def test_sessions_read_dates_in_iso_whatever_the_servers_style(db_url):
         assert plain.execute(day).fetchone() == ("02/11/2026",)
     with db.connect(db_url) as conn:
         assert conn.execute(day).fetchone() == ("2026-11-02",)
+
+
+# Every column type `copy_frame` writes in binary, as the polars dtype it comes from.
+_BINARY_COLUMNS = {
+    "words": ("text", pl.String),
+    "big": ("bigint", pl.Int64),
+    "small": ("integer", pl.Int64),
+    "ratio": ("double precision", pl.Float64),
+    "flag": ("boolean", pl.Boolean),
+    "day": ("date", pl.Date),
+    "moment": ("timestamptz", pl.Datetime("us", "UTC")),
+    "wall": ("timestamp", pl.Datetime("us")),
+    "tags": ("text[]", pl.List(pl.String)),
+    "extra": ("jsonb", pl.String),
+}
+_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+_VALUES = {
+    "words": _TEXT,
+    "big": st.integers(-(2**63), 2**63 - 1),
+    "small": st.integers(-(2**31), 2**31 - 1),
+    "ratio": st.floats(allow_nan=True, allow_infinity=True),
+    "flag": st.booleans(),
+    "day": st.dates(dt.date(1900, 1, 1), dt.date(2200, 12, 31)),
+    "moment": st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)).map(lambda t: t.replace(tzinfo=dt.UTC)),
+    "wall": st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)),
+    "tags": st.lists(_TEXT, max_size=3),
+    "extra": st.recursive(
+        st.none() | st.booleans() | st.integers() | _TEXT, lambda inner: st.lists(inner, max_size=2)
+    ).map(json.dumps),
+}
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.fixed_dictionaries({name: st.none() | values for name, values in _VALUES.items()}), max_size=5))
+def test_binary_copy_lands_what_csv_copy_lands(conn, rows):
+    """A frame written by binary COPY reads back, to the text of every value, as the same
+    frame written by CSV (the path a table with a `numeric` column takes)."""
+    frame = pl.DataFrame(rows, schema={name: dtype for name, (_, dtype) in _BINARY_COLUMNS.items()})
+    frame = frame.with_columns(pl.int_range(pl.len()).alias("row"), pl.col("ratio").alias("ratio_again"))
+    columns = ", ".join(f"{name} {type_}" for name, (type_, _) in _BINARY_COLUMNS.items())
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"create temp table by_binary (row bigint, ratio_again double precision, {columns})")
+        conn.execute(f"create temp table by_csv (row bigint, ratio_again numeric, {columns})")
+        with conn.cursor() as cur:
+            for table in ("by_binary", "by_csv"):
+                db.copy_frame(cur, sql.Identifier(table), frame)
+        landed = [
+            conn.execute(
+                f"select coalesce(array_agg(({', '.join(_BINARY_COLUMNS)})::text order by row), '{{}}') from {table}"
+            ).fetchone()[0]
+            for table in ("by_binary", "by_csv")
+        ]
+    assert landed[0] == landed[1]
+    assert len(landed[0]) == len(rows)
