@@ -237,8 +237,8 @@ def _fits(dtype: pl.DataType, target: pl.DataType) -> bool:
 def _as_binary(frame: pl.DataFrame, column_types: dict[str, str]) -> pl.DataFrame | None:
     """`frame` cast to the binary forms of its target columns; None when a column has none.
 
-    A timestamp keeps its meaning: one with a zone goes to `timestamptz` as UTC, one
-    without to `timestamp`; the text path reads the latter in the session's zone instead.
+    A timestamp with a zone goes to `timestamptz` as UTC, one without to `timestamp`;
+    any other pairing takes the text path.
     """
     casts = []
     for name, dtype in frame.schema.items():
