@@ -15,17 +15,18 @@ import re
 import warnings
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import psycopg
-import pyarrow as pa
-from pgpq import ArrowToPostgresBinaryEncoder
-from pgpq.encoders import LargeStringEncoderBuilder, StringEncoderBuilder, StringViewEncoderBuilder
-from pgpq.schema import Jsonb
 from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 
 from hypercare import INCLUDE_DIR, PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pgpq import ArrowToPostgresBinaryEncoder
 
 MIGRATIONS_DIR = INCLUDE_DIR / "sql" / "migrations"
 QUERIES_DIR = INCLUDE_DIR / "sql" / "queries"
@@ -201,13 +202,6 @@ _BINARY_DTYPES: dict[str, pl.DataType] = {
 }
 
 
-_STRING_BUILDERS = {
-    pa.string().id: StringEncoderBuilder,
-    pa.large_string().id: LargeStringEncoderBuilder,
-    pa.string_view().id: StringViewEncoderBuilder,
-}
-
-
 def _column_types(cur: psycopg.Cursor, table: sql.Composable) -> dict[str, str]:
     return dict(
         cur.execute(
@@ -257,9 +251,23 @@ def _as_binary(frame: pl.DataFrame, column_types: dict[str, str]) -> pl.DataFram
 
 
 def _encoder(schema: pa.Schema, jsonb: list[str]) -> ArrowToPostgresBinaryEncoder:
-    """The binary COPY encoder of `schema`, its `jsonb` columns' strings sent as JSON."""
+    """The binary COPY encoder of `schema`, its `jsonb` columns' strings sent as JSON.
+
+    pyarrow and pgpq are imported here, with the first binary COPY: a task process that
+    writes nothing in bulk does not pay their 0.3 s import.
+    """
+    import pyarrow as pa
+    from pgpq import ArrowToPostgresBinaryEncoder
+    from pgpq.encoders import LargeStringEncoderBuilder, StringEncoderBuilder, StringViewEncoderBuilder
+    from pgpq.schema import Jsonb
+
+    string_builders = {
+        pa.string(): StringEncoderBuilder,
+        pa.large_string(): LargeStringEncoderBuilder,
+        pa.string_view(): StringViewEncoderBuilder,
+    }
     builders = {
-        field.name: _STRING_BUILDERS[field.type.id].new_with_output(field, Jsonb())
+        field.name: string_builders[field.type].new_with_output(field, Jsonb())
         if field.name in jsonb
         else ArrowToPostgresBinaryEncoder.infer_encoder(field)
         for field in schema
