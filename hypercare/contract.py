@@ -277,27 +277,33 @@ def polars_schema(entity: Entity) -> dict[str, pl.DataType]:
 
 
 def _parse_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
-    """Timestamps with an offset (as UTC), or without one (naive); null otherwise.
+    """Timestamps with an offset (as UTC), or without one (naive); null otherwise."""
+    at_once, needs_formats, by_formats = _ts_stages(value, with_offset=with_offset)
+    return pl.when(needs_formats).then(by_formats).otherwise(at_once)
+
+
+def _ts_stages(value: pl.Expr, *, with_offset: bool) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """A timestamp parse in two stages: what every value gets at once, which values need
+    the general formats, and their parse by those formats.
 
     Exports mostly spell a timestamp one way, to the second in UTC (`2026-11-02T09:30:00Z`).
     polars parses that exact spelling several times faster than the general formats,
-    so it is read first and the general formats see only the other values: the load's
-    contract check spends most of its time on timestamps (docs/benchmarks.md, tenth round).
+    so it is read first and the general formats are for the other values: the load's
+    contract check spends most of its time on timestamps (docs/benchmarks.md, tenth and
+    thirteenth rounds). A naive timestamp has no such spelling: every value that may be
+    one goes to the formats.
     """
     if not with_offset:
-        return _parse_any_ts(value, with_offset=False)
+        nothing = pl.lit(None, pl.Datetime("us"))
+        return nothing, _ts_shape(value, with_offset=False), _parse_any_ts(value, with_offset=False)
     is_common = value.str.contains(_TS_COMMON)
-    common = _parse_common_ts(value)
-    return pl.when(is_common).then(common).otherwise(_parse_any_ts(pl.when(~is_common).then(value), with_offset=True))
+    common = value.str.to_datetime(_TS_COMMON_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    return pl.when(is_common).then(common), ~is_common, _parse_any_ts(value, with_offset=True)
 
 
-def _parse_common_ts(value: pl.Expr) -> pl.Expr:
-    return value.str.to_datetime(_TS_COMMON_FORMAT, time_unit="us", time_zone="UTC", strict=False)
-
-
-def _naive_shape(value: pl.Expr) -> pl.Expr:
-    """True where the value is spelled as a timestamp without an offset (it may still not parse)."""
-    return value.str.replace(" ", "T", literal=True).str.contains(_TS_NAIVE)
+def _ts_shape(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
+    """True where the value is spelled as a timestamp with (or without) an offset; it may still not parse."""
+    return value.str.replace(" ", "T", literal=True).str.contains(_TS_WITH_OFFSET if with_offset else _TS_NAIVE)
 
 
 def _parse_any_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
@@ -307,7 +313,7 @@ def _parse_any_ts(value: pl.Expr, *, with_offset: bool) -> pl.Expr:
     parsed = pl.coalesce(
         text.str.to_datetime(fmt + zone, time_unit="us", time_zone=time_zone, strict=False) for fmt in _TS_FORMATS
     )
-    return pl.when(text.str.contains(_TS_WITH_OFFSET if with_offset else _TS_NAIVE)).then(parsed)
+    return pl.when(_ts_shape(value, with_offset=with_offset)).then(parsed)
 
 
 def parse_value(type_: str, value: pl.Expr) -> pl.Expr:
@@ -598,20 +604,14 @@ def _parsed_once(source: pl.DataFrame, parsed_as: dict[tuple[str, str], str]) ->
     """
     first, masks, later = [], [], []
     for (name, type_), out in parsed_as.items():
-        value = pl.col(name)
-        if type_ == "ts":
-            is_common = value.str.contains(_TS_COMMON)
-            first.append(pl.when(is_common).then(_parse_common_ts(value)).alias(out))
-            needs_more, parse = ~is_common, _parse_any_ts(value, with_offset=True)
-        elif type_ == NAIVE_TS:
-            first.append(pl.lit(None, pl.Datetime("us")).alias(out))
-            needs_more, parse = _naive_shape(value), _parse_any_ts(value, with_offset=False)
-        else:
-            first.append(parse_value(type_, value).alias(out))
+        if type_ not in ("ts", NAIVE_TS):
+            first.append(parse_value(type_, pl.col(name)).alias(out))
             continue
+        at_once, needs_formats, by_formats = _ts_stages(pl.col(name), with_offset=type_ == "ts")
+        first.append(at_once.alias(out))
         mask = f"{_PARSED}mask_{out}"
-        masks.append(needs_more.fill_null(False).alias(mask))
-        later.append((mask, parse.alias(out)))
+        masks.append(needs_formats.fill_null(False).alias(mask))
+        later.append((mask, by_formats.alias(out)))
     values = source.with_columns(*first, *masks)
     for mask, parse in later:
         others = values.lazy().with_row_index(_ROW).filter(pl.col(mask)).select(_ROW, parse).collect()
