@@ -167,8 +167,12 @@ def scope_versions(content: dict[str, Any]) -> dict[str, str]:
     }
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last silently)."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last silently).
+
+    On libyaml's parser where PyYAML has it: the rules file is parsed by every load and
+    every task, and the pure-Python parser took half of a small day's fixed cost of it.
+    """
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
