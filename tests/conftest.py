@@ -125,11 +125,13 @@ def _template(pg_admin_url: str) -> str:
 
 
 @contextmanager
-def fresh_database(pg_admin_url: str) -> Iterator[str]:
-    """A new, migrated database on the test server (a copy of the migrated template), dropped afterwards."""
+def fresh_database(pg_admin_url: str, copy_of: str | None = None) -> Iterator[str]:
+    """A new, migrated database on the test server, dropped afterwards: a copy of the migrated
+    template, or of the database at `copy_of` (which nobody may be connected to)."""
     name = f"hypercare_test_{uuid.uuid4().hex[:10]}"
+    template = urlsplit(copy_of).path[1:] if copy_of else _template(pg_admin_url)
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}" template "{_template(pg_admin_url)}"')
+        admin.execute(f'create database "{name}" template "{template}"')
     try:
         yield _database_url(pg_admin_url, name)
     finally:
