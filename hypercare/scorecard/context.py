@@ -42,27 +42,28 @@ class FindingCounts:
     """Finding counts per day and rule, split by severity."""
 
     def __init__(self, rows: list[tuple]):
-        self._count: dict[tuple, int] = defaultdict(int)
+        # Per day, then per (rule, severity): the health trends ask for each day of the
+        # period in turn, and a scan of every day's counts per question added up.
+        self._count: dict[dt.date, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
         for as_of, _area, rule_id, severity, findings, _high_value, _alerting in rows:
-            self._count[(as_of, rule_id, severity)] += findings
+            self._count[as_of][(rule_id, severity)] += findings
 
     def count(self, day: dt.date, rules: tuple[str, ...] | str, exceptions_only: bool = True) -> int:
         """Findings of `rules` (exact ids, or prefixes ending in ".") on `day`."""
         rules = (rules,) if isinstance(rules, str) else rules
         return sum(
             n
-            for (as_of, rule_id, severity), n in self._count.items()
-            if as_of == day
-            and (severity != "info" or not exceptions_only)
+            for (rule_id, severity), n in self._count.get(day, {}).items()
+            if (severity != "info" or not exceptions_only)
             and any(rule_id.startswith(r) if r.endswith(".") else rule_id == r for r in rules)
         )
 
     def total(self, day: dt.date) -> int:
         """Every exception (warn and above) on `day`."""
-        return sum(n for (as_of, _rule, severity), n in self._count.items() if as_of == day and severity != "info")
+        return sum(n for (_rule, severity), n in self._count.get(day, {}).items() if severity != "info")
 
     def by_rule(self, day: dt.date) -> dict[tuple[str, str], int]:
-        return {(r, s): n for (as_of, r, s), n in self._count.items() if as_of == day}
+        return dict(self._count.get(day, {}))
 
 
 @dataclass(frozen=True)
