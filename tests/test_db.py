@@ -5,6 +5,7 @@ import json
 
 import polars as pl
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
@@ -141,3 +142,40 @@ def test_binary_copy_lands_what_csv_copy_lands(conn, rows):
         ]
     assert landed[0] == landed[1]
     assert len(landed[0]) == len(rows)
+
+
+_READ_BACK = {"words": pl.String, "big": pl.Int64, "ratio": pl.Float64, "flag": pl.Boolean, "day": pl.Date}
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(st.fixed_dictionaries({name: st.none() | _VALUES[name] for name in _READ_BACK}), max_size=5),
+    copies=st.sampled_from([1, 4000]),
+)
+def test_a_frame_read_back_by_copy_equals_the_frame_written(conn, rows, copies):
+    """Rows of any text (quotes, commas, line breaks), numbers, booleans, dates and nulls come
+    back from `copy_out_frame` as written, also when there are more than the socket holds at
+    once (4,000 copies of the rows, so the reader waits for the server between rows)."""
+    frame = pl.concat([pl.DataFrame(rows, schema=_READ_BACK)] * copies)
+    frame = frame.with_columns(pl.col("ratio").fill_nan(None))  # CSV has no NaN; it is not asked of this reader
+    columns = ", ".join(f"{name} {_BINARY_COLUMNS[name][0]}" for name in _READ_BACK)
+    with conn.transaction(force_rollback=True):
+        conn.execute(f"create temp table written (row bigint, {columns})")
+        with conn.cursor() as cur:
+            db.copy_frame(cur, sql.Identifier("written"), frame.with_row_index("row"))
+        read = db.copy_out_frame(conn, f"select {', '.join(_READ_BACK)} from written order by row", _READ_BACK)
+    assert read.equals(frame)
+
+
+def test_a_query_failing_mid_copy_raises_its_own_error_and_leaves_the_connection_usable(conn):
+    """The server fails the query after sending 50k rows: the reader raises the server's own
+    error class, and the caller's transaction and connection go on."""
+    failing = (
+        "select case when g < 50000 then repeat('x', 40) else (1 / (g - g))::text end"
+        " from generate_series(1, 60000) g"
+    )
+    with conn.transaction():
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            db.copy_out_frame(conn, failing, {"value": pl.String})
+        assert conn.execute("select 1").fetchone() == (1,)
+    assert db.copy_out_frame(conn, "select 'after'", {"value": pl.String})["value"].to_list() == ["after"]
